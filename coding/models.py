@@ -1,0 +1,1 @@
+"""Models of the coding app arrive with its issue; the package and its place in the dependency order are fixed."""

@@ -1,0 +1,5 @@
+"""OT billing platform project package."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OtbillingConfig(AppConfig):
+    name = "otbilling"
+    verbose_name = "Platform"

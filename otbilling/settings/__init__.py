@@ -1,0 +1,1 @@
+"""Settings package: `base` reads the environment, `dev`, `test` and `production` specialise it."""
