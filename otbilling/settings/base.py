@@ -204,6 +204,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
+        "pyx12": {"level": "CRITICAL"},  # its findings come back through otbilling.edi.validation
     },
 }
 
