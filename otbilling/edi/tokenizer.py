@@ -86,7 +86,8 @@ def transaction_sets(segments: list[Segment], *, strict: bool = True) -> list[li
             if segment.id == "SE":
                 if segment.get(1) != str(len(current)):
                     raise X12SyntaxError(
-                        f"SE at segment {segment.position} counts {segment.get(1)} segments; the set has {len(current)}."
+                        f"SE at segment {segment.position} counts {segment.get(1)} segments; "
+                        f"the set has {len(current)}."
                     )
                 if strict and segment.get(2) != current[0].get(2):
                     raise X12SyntaxError(f"SE02 at segment {segment.position} does not match ST02 {current[0].get(2)}.")

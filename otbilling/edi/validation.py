@@ -73,7 +73,8 @@ def validate_with_pyx12(content: bytes | str) -> X12ValidationResult:
             )
         except Exception as exc:  # pyx12 raises bare AttributeError/EngineError on some bad input
             log.info("pyx12 raised %s", exc.__class__.__name__, exc_info=True)
-            return X12ValidationResult(False, [X12Issue(f"pyx12 could not read the file: {exc.__class__.__name__}: {exc}")])
+            reason = f"pyx12 could not read the file: {exc.__class__.__name__}: {exc}"
+            return X12ValidationResult(False, [X12Issue(reason)])
     issues: list[X12Issue] = []
     raw = fd_json.getvalue().strip()
     if raw:
