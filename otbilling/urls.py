@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from clinics import views as clinic_views
 from otbilling.views import healthz
@@ -16,7 +16,7 @@ urlpatterns = [
     path("", include("visits.urls")),
     path("", include("visits.urls_import")),
     path("", include("clinics.urls_tokens")),
-    path("api/v1/", include("otbilling.api_urls")),
+    path("api/v1/", include(("otbilling.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
