@@ -136,6 +136,16 @@ class Payer(models.Model):
     accepts_replacement_claims = models.BooleanField("accepts replacement claims (frequency 7)", default=True)
     kx_threshold_applies = models.BooleanField(default=False)
     applies_mppr = models.BooleanField("applies multiple procedure payment reduction", default=False)
+    applies_assistant_reduction = models.BooleanField(
+        "pays CO lines at 85%", default=False, help_text="Medicare since 2022: 15% less for OTA-furnished lines.")
+    ncci_bypass_modifier = models.CharField(
+        "NCCI bypass modifier", max_length=2, default="59",
+        choices=[("59", "59 distinct procedural service"), ("XU", "XU unusual non-overlapping service"),
+                 ("XS", "XS separate structure"), ("XE", "XE separate encounter"), ("XP", "XP separate practitioner")],
+        help_text="What this payer wants on the column-2 code of an NCCI pair done in its own time block.")
+    medicare_documentation_rules = models.BooleanField(
+        "applies Medicare Part B documentation rules", default=False,
+        help_text="Plan of care certification, 90-day interval, progress report every 10 treatment days.")
     is_active = models.BooleanField(default=True)
 
     class Meta:
