@@ -213,7 +213,8 @@ class CodedLine(models.Model):
     class Meta:
         ordering = ["coding", "service_line__position"]
         constraints = [
-            models.CheckConstraint(condition=Q(charge__gte=0) & Q(expected_allowed__gte=0), name="coded_money_positive"),
+            models.CheckConstraint(condition=Q(charge__gte=0) & Q(expected_allowed__gte=0),
+                                   name="coded_money_positive"),
         ]
 
     def __str__(self):

@@ -68,3 +68,22 @@ def visit_setup(clinic_a, payer):
         "provider": factories.ProviderFactory(clinic=clinic_a),
         "referrer": factories.ReferringProviderFactory(clinic=clinic_a),
     }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the versioned code sets once into the test database (reference data, like a real deployment)."""
+    from coding.codesets import code_sets_load
+
+    with django_db_blocker.unblock():
+        code_sets_load()
+
+
+@pytest.fixture
+def code_sets(db):
+    """Code sets for tests that run after a transactional test flushed the database."""
+    from coding.codesets import code_sets_load
+    from coding.models import ProcedureCode
+
+    if not ProcedureCode.objects.exists():
+        code_sets_load()

@@ -226,3 +226,33 @@ def visit_sign(*, acting_user, visit: Visit, signed_by_name: str) -> Visit:
     visit.signed_at = timezone.now()
     visit.save(update_fields=["status", "signed_by", "signed_by_name", "signed_at", "updated_at"])
     return visit
+
+
+BILLING_FIELDS = ("cpt", "manual_modifiers", "distinct_time_block")
+
+
+@transaction.atomic
+def service_line_recode(*, acting_user, line: ServiceLine, reason: str, **changes) -> ServiceLine:
+    """Change a line's billing fields (code, modifiers, distinct-time flag), also on a signed session.
+
+    Billers correct coding without touching the clinical note; the change is kept in the line's history.
+    """
+    unknown = set(changes) - set(BILLING_FIELDS)
+    if unknown:
+        raise AppError(f"Only {', '.join(BILLING_FIELDS)} can be recoded, not {', '.join(sorted(unknown))}.",
+                       code="not_recodable")
+    if not reason.strip():
+        raise AppError("Say why the line is recoded.", code="required", field="reason")
+    if not user_has_clinic_perm(acting_user, line.clinic, EDIT_SESSIONS):
+        raise AppError("You may not recode sessions of this clinic.", code="forbidden")
+    line = ServiceLine.objects.select_for_update().get(pk=line.pk)
+    if "manual_modifiers" in changes:
+        modifiers = [m.upper() for m in changes["manual_modifiers"]]
+        if len(modifiers) > MAX_MODIFIERS:
+            raise AppError(f"At most {MAX_MODIFIERS} modifiers per line.", code="invalid", field="manual_modifiers")
+        changes["manual_modifiers"] = modifiers
+    for name, value in changes.items():
+        setattr(line, name, value)
+    line.full_clean()
+    line.save()
+    return line

@@ -1,0 +1,1 @@
+"""Scrubber edits (registered on import). Built out by the coding issue."""
