@@ -27,6 +27,22 @@ from .models import (
 )
 
 MAX_LINES = 20
+CODE_VISIT_TASK = "coding.code_visit"
+
+
+def _request_coding(visit: Visit) -> None:
+    """Ask for (re)coding and scrubbing once this transaction commits.
+
+    The task is looked up by name so this app does not import coding (dependencies point one way).
+    """
+    from celery import current_app
+
+    def send():
+        task = current_app.tasks.get(CODE_VISIT_TASK)
+        if task is not None:
+            task.delay(visit.pk)
+
+    transaction.on_commit(send)
 MAX_LINE_MINUTES = 480
 
 
@@ -193,6 +209,7 @@ def visit_create(*, acting_user, clinic: Clinic, data: VisitInput) -> Visit:
     _apply(visit, data, acting_user)
     visit.save()
     _write_lines(visit, data.lines)
+    _request_coding(visit)
     return visit
 
 
@@ -206,6 +223,7 @@ def visit_update(*, acting_user, visit: Visit, data: VisitInput) -> Visit:
     _apply(visit, data, acting_user)
     visit.save()
     _write_lines(visit, data.lines)
+    _request_coding(visit)
     return visit
 
 
@@ -225,6 +243,7 @@ def visit_sign(*, acting_user, visit: Visit, signed_by_name: str) -> Visit:
     visit.signed_by_name = signed_by_name.strip()
     visit.signed_at = timezone.now()
     visit.save(update_fields=["status", "signed_by", "signed_by_name", "signed_at", "updated_at"])
+    _request_coding(visit)
     return visit
 
 
@@ -255,4 +274,4 @@ def service_line_recode(*, acting_user, line: ServiceLine, reason: str, **change
         setattr(line, name, value)
     line.full_clean()
     line.save()
-    return line
+    return line  # the caller (coding) codes the visit again in the same transaction
