@@ -13,11 +13,12 @@ ICD_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 
 
 def normalize_icd10(code: str) -> str:
-    """`m6281` -> `M62.81`."""
+    """`m6281` -> `M62.81`. Shape only: codes outside the code set are normalized too, then reported."""
     raw = (code or "").strip().upper().replace(" ", "")
     if not ICD_SHAPE.match(raw):
         return raw
-    return icd.add_dot(icd.remove_dot(raw)) if len(icd.remove_dot(raw)) > 3 else icd.remove_dot(raw)
+    bare = raw.replace(".", "")
+    return f"{bare[:3]}.{bare[3:]}" if len(bare) > 3 else bare
 
 
 def icd10_problem(code: str) -> str | None:
