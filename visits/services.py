@@ -199,8 +199,11 @@ def _apply(visit: Visit, data: VisitInput, acting_user) -> None:
 
 
 @transaction.atomic
-def visit_create(*, acting_user, clinic: Clinic, data: VisitInput) -> Visit:
-    """Create a session with its lines (and sign it when asked). All or nothing."""
+def visit_create(*, acting_user, clinic: Clinic, data: VisitInput, request_coding: bool = True) -> Visit:
+    """Create a session with its lines (and sign it when asked). All or nothing.
+
+    Bulk loaders pass request_coding=False and scrub everything once at the end instead of per visit.
+    """
     _validate(acting_user=acting_user, clinic=clinic, data=data)
     if data.external_id and Visit.objects.filter(clinic=clinic, external_id=data.external_id).exists():
         raise AppError(f"A session with external id {data.external_id!r} already exists.", code="duplicate",
@@ -209,7 +212,8 @@ def visit_create(*, acting_user, clinic: Clinic, data: VisitInput) -> Visit:
     _apply(visit, data, acting_user)
     visit.save()
     _write_lines(visit, data.lines)
-    _request_coding(visit)
+    if request_coding:
+        _request_coding(visit)
     return visit
 
 

@@ -1,0 +1,67 @@
+"""`manage.py seed_demo [--seed N] [--today YYYY-MM-DD]`: (re)build the demo clinics and print the logins."""
+
+import time
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from otbilling.demo import PLANTED_PROBLEMS, demo_seed
+from otbilling.errors import AppError
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--today must be a date like 2026-11-20, not {value!r}.") from exc
+
+
+class Command(BaseCommand):
+    help = ("Remove the demo clinics (sprouts, summit, homefirst) and build them again: payers, fee schedules, "
+            "providers, ~60 patients, plans of care and three months of sessions before --today. The same --seed "
+            "and --today always give the same data.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
+        parser.add_argument("--today", type=_parse_day, default=None,
+                            help="Anchor date YYYY-MM-DD; sessions fall in the 13 weeks before it (default: today).")
+
+    def handle(self, *args, seed: int, today: date | None, **options):
+        real_today = timezone.localdate()
+        today = today or real_today
+        if today > real_today:
+            raise CommandError(f"--today {today:%Y-%m-%d} is in the future: sessions cannot be dated after "
+                               f"{real_today:%Y-%m-%d}.")
+        started = time.monotonic()
+        try:
+            result = demo_seed(seed=seed, today=today)
+        except AppError as exc:
+            raise CommandError(exc.message) from exc
+        elapsed = time.monotonic() - started
+        self._print(result, elapsed)
+
+    def _print(self, result, elapsed: float) -> None:
+        out = self.stdout
+        out.write(self.style.SUCCESS(f"Demo data built (seed {result.seed}, today {result.today:%Y-%m-%d}) "
+                                     f"in {elapsed:.1f} s."))
+        counts = result.counts
+        out.write(f"{counts['clinics']} clinics, {counts['payers']} payers, {counts['patients']} patients "
+                  f"({counts['secondary_coverages']} with secondary coverage), {counts['plans_of_care']} plans of "
+                  f"care, {counts['visits']} visits, {counts['service_lines']} service lines, "
+                  f"{counts['progress_reports']} progress reports.")
+        out.write("")
+        rows = [("Role", "Username", "Password", "Clinics")]
+        rows += [(role, username, result.password, ", ".join(clinics)) for role, username, clinics in result.logins]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for number, row in enumerate(rows):
+            out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+            if number == 0:
+                out.write("  ".join("-" * width for width in widths))
+        out.write("")
+        out.write(f"Planted problems ({len(result.planted)} rows; see otbilling/demo.py PLANTED_PROBLEMS):")
+        for key in PLANTED_PROBLEMS:
+            hits = [p for p in result.planted if p.key == key]
+            where = "; ".join(f"{p.clinic} {p.mrn}" + (f" {p.date_of_service:%Y-%m-%d}" if p.date_of_service else "")
+                              for p in hits)
+            out.write(f"  {key} ({len(hits)}): {where}")
