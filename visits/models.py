@@ -179,6 +179,7 @@ class ServiceLine(models.Model):
         return f"{self.cpt} {self.minutes or 'untimed'}"
 
 
+@track_history()
 class ProgressReport(models.Model):
     """A progress report written by the therapist (Medicare: at least every 10 treatment days)."""
 
