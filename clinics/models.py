@@ -143,6 +143,12 @@ class Payer(models.Model):
         choices=[("59", "59 distinct procedural service"), ("XU", "XU unusual non-overlapping service"),
                  ("XS", "XS separate structure"), ("XE", "XE separate encounter"), ("XP", "XP separate practitioner")],
         help_text="What this payer wants on the column-2 code of an NCCI pair done in its own time block.")
+    eligibility_max_age_days = models.PositiveSmallIntegerField(
+        "verify eligibility within (days)", default=30,
+        help_text="Coverage must have been verified within this many days before the date of service.")
+    auth_alert_visits_left = models.PositiveSmallIntegerField("auth alert at visits left", default=2)
+    auth_alert_units_left = models.PositiveSmallIntegerField("auth alert below units left", default=10)
+    auth_alert_days_before_expiry = models.PositiveSmallIntegerField("auth alert days before expiry", default=7)
     medicare_documentation_rules = models.BooleanField(
         "applies Medicare Part B documentation rules", default=False,
         help_text="Plan of care certification, 90-day interval, progress report every 10 treatment days.")
