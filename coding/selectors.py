@@ -56,3 +56,111 @@ def ot_allowed_year_to_date(visit) -> Decimal:
     earlier = earlier.exclude(coding__visit__date_of_service=visit.date_of_service,
                               coding__visit__created_at__gt=visit.created_at)
     return earlier.aggregate(total=Sum("expected_allowed"))["total"] or Decimal("0.00")
+
+
+# --- Scrubber reads (system side: the scrubber works for every clinic, scoped by the visit's own clinic) ---------
+
+
+def same_day_visits(visit):
+    """The patient's other visits on the same date of service (never another clinic's)."""
+    from visits.models import Visit
+
+    return (Visit.objects.filter(clinic_id=visit.clinic_id, patient_id=visit.patient_id,
+                                 date_of_service=visit.date_of_service)
+            .exclude(pk=visit.pk))
+
+
+def same_day_lines(visit, *, signed_only: bool = False, rendering_provider=None) -> list:
+    """Service lines of the patient's other visits that day, with their visit, in a stable order."""
+    from visits.models import ServiceLine, VisitStatus
+
+    visits = same_day_visits(visit)
+    if signed_only:
+        visits = visits.filter(status=VisitStatus.SIGNED)
+    if rendering_provider is not None:
+        visits = visits.filter(rendering_provider=rendering_provider)
+    return list(ServiceLine.objects.filter(visit__in=visits).select_related("visit", "coded")
+                .order_by("visit__created_at", "visit_id", "position"))
+
+
+def same_day_coded_units(visit, *, rendering_provider=None) -> dict[str, int]:
+    """Units already coded for this patient and date of service on other visits, per code."""
+    lines = CodedLine.objects.filter(coding__visit__in=same_day_visits(visit), units__gt=0)
+    if rendering_provider is not None:
+        lines = lines.filter(coding__visit__rendering_provider=rendering_provider)
+    totals: dict[str, int] = {}
+    for cpt, units in lines.values_list("service_line__cpt", "units"):
+        totals[cpt] = totals.get(cpt, 0) + units
+    return totals
+
+
+def icd_code_sets() -> list:
+    from .models import IcdCodeSet
+
+    return list(IcdCodeSet.objects.order_by("effective_from"))
+
+
+def plan_first_treatment_day(visit):
+    """Earliest date of service of the patient's visits under the visit's plan of care (this visit included)."""
+    from django.db.models import Min
+
+    from visits.models import Visit
+
+    first = (Visit.objects.filter(clinic_id=visit.clinic_id, patient_id=visit.patient_id,
+                                  plan_of_care_id=visit.plan_of_care_id)
+             .aggregate(first=Min("date_of_service"))["first"])
+    return min(first, visit.date_of_service) if first else visit.date_of_service
+
+
+def last_progress_report_date(visit, *, since, until):
+    """Date of the patient's latest progress report dated within [since, until], or None."""
+    from visits.models import ProgressReport
+
+    report = (ProgressReport.objects.filter(clinic_id=visit.clinic_id, patient_id=visit.patient_id,
+                                            report_date__gte=since, report_date__lte=until)
+              .order_by("-report_date").first())
+    return report.report_date if report else None
+
+
+def plan_treatment_days(visit, *, after=None, since=None) -> list:
+    """Distinct dates of service under the visit's plan of care up to its DOS: signed visits and this one.
+
+    `after` excludes that day (a progress report written on it restarts the count); `since` includes it.
+    """
+    from django.db.models import Q
+
+    from visits.models import Visit, VisitStatus
+
+    visits = Visit.objects.filter(
+        Q(status=VisitStatus.SIGNED) | Q(pk=visit.pk), clinic_id=visit.clinic_id, patient_id=visit.patient_id,
+        plan_of_care_id=visit.plan_of_care_id, date_of_service__lte=visit.date_of_service,
+    )
+    if after is not None:
+        visits = visits.filter(date_of_service__gt=after)
+    if since is not None:
+        visits = visits.filter(date_of_service__gte=since)
+    days = set(visits.values_list("date_of_service", flat=True))
+    if (after is None or visit.date_of_service > after) and (since is None or visit.date_of_service >= since):
+        days.add(visit.date_of_service)  # this visit counts even while its note is unsigned
+    return sorted(days)
+
+
+def later_plan_of_care_exists(plan_of_care) -> bool:
+    """True when the patient has a plan of care starting after this one (the recertification is done)."""
+    from visits.models import PlanOfCare
+
+    return PlanOfCare.objects.filter(clinic_id=plan_of_care.clinic_id, patient_id=plan_of_care.patient_id,
+                                     start_date__gt=plan_of_care.start_date).exists()
+
+
+def visits_to_scrub(*, today, clinic=None, window_days: int = 400):
+    """Visits the nightly scrub codes again: every visit whose date of service lies in the last timely-filing
+    window (no visit is marked billed yet; the claims issue narrows this to visits not yet on a claim)."""
+    import datetime
+
+    from visits.models import Visit
+
+    visits = Visit.objects.filter(date_of_service__gte=today - datetime.timedelta(days=window_days))
+    if clinic is not None:
+        visits = visits.filter(clinic=clinic)
+    return visits.order_by("clinic_id", "date_of_service", "pk")

@@ -56,6 +56,7 @@ DEMO_PASSWORD = "demo-OT-billing-2026"
 DEMO_EMAIL_DOMAIN = "demo.otbilling.example"  # marks clinics and users this command owns (reserved TLD)
 WINDOW_DAYS = 91  # sessions fall on today-91 .. today-1 (13 weeks)
 EVAL_CODES = ("97165", "97166", "97167", "97168")
+EVAL_COMPLEXITY = {"97165": "low", "97166": "moderate", "97167": "high"}
 
 # What the demo gets wrong on purpose. Keys appear in DemoResult.planted with the rows they affect.
 PLANTED_PROBLEMS: dict[str, str] = {
@@ -649,7 +650,10 @@ class _ClinicBuilder:
             overdue.kind, overdue.start_offset, overdue.weekdays = "new", 2, (0, 2, 4)
             overdue.progress_reports = False
             overdue.plants.add("progress_report_overdue")
-        unsigned = pick(patients, taken, lambda p: True)
+        # Planted on a payer that applies the Medicare documentation rules, so the scrubber is meant to catch it.
+        documented = [p for p in patients if p.mrn not in taken and p.primary in ("medicare", "medicaid")]
+        unsigned = pick(patients, taken, (lambda p: p.primary in ("medicare", "medicaid")) if documented
+                        else (lambda p: True))
         unsigned.kind, unsigned.start_offset = "new", min(early, 14)
         unsigned.plants.add("poc_certification_unsigned")
 
@@ -963,9 +967,10 @@ class _ClinicBuilder:
             local = datetime.combine(dos, time(self.rng.randint(15, 19), self.rng.randrange(60)))
         return local.replace(tzinfo=self.tz).astimezone(zoneinfo.ZoneInfo("UTC"))
 
-    def _note(self, plan: PatientPlan, kind: str, provider: Provider) -> str:
+    def _note(self, plan: PatientPlan, kind: str, provider: Provider, codes: list[str]) -> str:
         activity = ", ".join(self.rng.sample(ACTIVITIES[self.key], 2))
-        opening = {"eval": "Initial evaluation completed; plan of care established.",
+        complexity = next((EVAL_COMPLEXITY[c] for c in codes if c in EVAL_COMPLEXITY), "")
+        opening = {"eval": f"{complexity.capitalize()} complexity evaluation completed; plan of care established.",
                    "reeval": "Re-evaluation completed; plan of care updated and sent for recertification.",
                    "treatment": "Treatment session per plan of care."}[kind]
         response = self.rng.choice(["Tolerated well.", "Required verbal cues throughout.",
@@ -988,7 +993,7 @@ class _ClinicBuilder:
             poc = poc_rows[v.patient.mrn][v.poc]
             referrer = self.referrers[v.patient.referrer] if v.referrer else None
             signer = f"{provider.first_name} {provider.last_name}, {provider.credentials}"
-            note = self._note(v.patient, v.kind, provider)
+            note = self._note(v.patient, v.kind, provider, [line.cpt for line in v.lines])
             data = VisitInput(
                 patient=patient, rendering_provider=provider, date_of_service=v.dos, diagnoses=v.diagnoses,
                 lines=v.lines, coverage=coverage, referring_provider=referrer, plan_of_care=poc,

@@ -39,7 +39,7 @@ EVALS = {"97165", "97166", "97167", "97168"}
 
 def run_seed(seed=7, today=TODAY) -> str:
     out = io.StringIO()
-    call_command("seed_demo", "--seed", str(seed), "--today", today.isoformat(), stdout=out)
+    call_command("seed_demo", "--seed", str(seed), "--today", today.isoformat(), "--no-scrub", stdout=out)
     return out.getvalue()
 
 

@@ -6,6 +6,8 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from coding.codesets import code_sets_load
+from coding.tasks import scrub_open_visits
 from otbilling.demo import PLANTED_PROBLEMS, demo_seed
 from otbilling.errors import AppError
 
@@ -24,22 +26,29 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
+        parser.add_argument("--no-scrub", action="store_true",
+                            help="Skip coding and scrubbing the sessions after building them (faster).")
         parser.add_argument("--today", type=_parse_day, default=None,
                             help="Anchor date YYYY-MM-DD; sessions fall in the 13 weeks before it (default: today).")
 
-    def handle(self, *args, seed: int, today: date | None, **options):
+    def handle(self, *args, seed: int, today: date | None, no_scrub: bool = False, **options):
         real_today = timezone.localdate()
         today = today or real_today
         if today > real_today:
             raise CommandError(f"--today {today:%Y-%m-%d} is in the future: sessions cannot be dated after "
                                f"{real_today:%Y-%m-%d}.")
         started = time.monotonic()
+        code_sets_load()
         try:
             result = demo_seed(seed=seed, today=today)
         except AppError as exc:
             raise CommandError(exc.message) from exc
         elapsed = time.monotonic() - started
         self._print(result, elapsed)
+        if not no_scrub:
+            counts = scrub_open_visits(today=today.isoformat())
+            self.stdout.write(f"Coded and scrubbed {counts['visits']} sessions: {counts['billable']} billable, "
+                              f"{counts['held']} held by findings (see the coding queue).")
 
     def _print(self, result, elapsed: float) -> None:
         out = self.stdout
