@@ -39,23 +39,37 @@ def threshold_for_year(year: int) -> TherapyThreshold | None:
 
 
 def ot_allowed_year_to_date(visit) -> Decimal:
-    """Expected allowed OT amounts on this patient's earlier KX-payer visits of the same calendar year.
+    """The patient's OT allowed amount of the calendar year before this visit, for the KX threshold.
 
-    Earlier = an earlier date of service, or the same date entered before this visit. Later issues add the
-    year-to-date amount reported on eligibility responses (other providers' services) to this figure.
+    When an eligibility response reported the year-to-date therapy amount (which covers every provider's
+    processed claims up to the check), that figure is the base and only our visits dated after the check are
+    added; otherwise it is our own expected allowed amounts on earlier KX-payer visits of the year. Earlier = an
+    earlier date of service, or the same date entered before this visit.
     """
+    from eligibility.models import BenefitSnapshot
+
+    year = visit.date_of_service.year
     earlier = (
         CodedLine.objects.filter(
             coding__visit__patient=visit.patient,
             coding__visit__coverage__payer__kx_threshold_applies=True,
-            coding__visit__date_of_service__year=visit.date_of_service.year,
+            coding__visit__date_of_service__year=year,
         )
         .exclude(coding__visit=visit)
         .filter(coding__visit__date_of_service__lte=visit.date_of_service)
     )
     earlier = earlier.exclude(coding__visit__date_of_service=visit.date_of_service,
                               coding__visit__created_at__gt=visit.created_at)
-    return earlier.aggregate(total=Sum("expected_allowed"))["total"] or Decimal("0.00")
+    base = Decimal("0.00")
+    if visit.coverage_id:
+        reported = (BenefitSnapshot.objects.filter(coverage_id=visit.coverage_id, therapy_ytd_amount__isnull=False,
+                                                   checked_at__year=year,
+                                                   checked_at__date__lte=visit.date_of_service)
+                    .order_by("-checked_at").first())
+        if reported is not None:
+            base = reported.therapy_ytd_amount
+            earlier = earlier.filter(coding__visit__date_of_service__gt=reported.checked_at.date())
+    return base + (earlier.aggregate(total=Sum("expected_allowed"))["total"] or Decimal("0.00"))
 
 
 # --- Scrubber reads (system side: the scrubber works for every clinic, scoped by the visit's own clinic) ---------

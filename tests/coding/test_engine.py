@@ -139,3 +139,20 @@ def test_commercial_ama_payer_counts_codes_separately_and_needs_no_go(setup):
     assert coding.unit_rule == "ama"
     assert (lines["97110"].units, lines["97140"].units) == (2, 0)
     assert lines["97110"].modifiers == []
+
+
+def test_kx_uses_the_year_to_date_amount_reported_by_eligibility(setup):
+    """A 271 reported $2,450 of OT this year (other providers too): our $60 line passes $2,480."""
+    import datetime as dt
+
+    from eligibility.models import BenefitSnapshot
+
+    BenefitSnapshot.objects.create(
+        clinic=setup["clinic"], coverage=setup["coverage"], source="phone", is_active=True,
+        checked_at=dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC), therapy_ytd_amount=Decimal("2450.00"),
+    )
+    visit = make_visit(setup, [{"cpt": "97110", "minutes": 30}])
+    visit_code(visit=visit)
+    line = coded(visit)["97110"]
+    assert line.modifiers == ["GO", "KX"]
+    assert "$2510.00" in line.modifier_reasons["KX"]
