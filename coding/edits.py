@@ -12,7 +12,7 @@ from clinics.models import ProviderKind
 from clinics.validators import npi_is_valid
 from visits.diagnoses import icd10_problem, normalize_icd10
 
-from . import docreview  # noqa: F401  (registers the documentation-review edits)
+from . import docreview, edits_eligibility  # noqa: F401  (register the documentation and eligibility edits)
 from .engine import is_medicare
 from .models import MueIndicator, NcciIndicator
 from .scrubber import BLOCKING, WARNING, Proposal, ScrubContext, edit

@@ -14,7 +14,8 @@ module (coding.edits does). Rules, with the date of service (DOS) as the day tha
 - AUTH_EXHAUSTED: counting visits and units up to and including this visit (in DOS order), the auth in force is
   exceeded: its visits, its total units, or the units of a code it lists.
 - VISIT_LIMIT_REACHED: likewise for the benefit-period visit (or unit) limit the payer reported.
-- COST_SHARE_UNKNOWN (warning): no check on file, or the latest reported no copay, coinsurance or deductible.
+- COST_SHARE_UNKNOWN (warning): the payer is one the clinic verifies (`eligibility_max_age_days` > 0) and there is
+  no check on file, or the latest reported no copay, coinsurance or deductible.
 """
 
 import datetime
@@ -144,8 +145,8 @@ def eligibility_inactive(context: ScrubContext):
 
 @edit("COST_SHARE_UNKNOWN", severity=WARNING, title="Patient cost share unknown")
 def cost_share_unknown(context: ScrubContext):
-    if not _has_coverage(context):
-        return
+    if not _has_coverage(context) or not context.payer.eligibility_max_age_days:
+        return  # eligibility is not tracked for this payer: the warning would be noise on every visit
     latest = _snapshots(context).order_by("-checked_at", "-pk").first()
     if latest is None:
         yield Proposal(f"No eligibility check on file for {context.visit.coverage}: the patient's copay, "

@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("visits.urls_import")),
     path("", include("clinics.urls_tokens")),
     path("", include("coding.urls")),
+    path("", include("eligibility.urls")),
+    path("", include("eligibility.urls_auth")),
     path("api/v1/", include(("otbilling.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -60,6 +60,8 @@ class PayerFactory(factory.django.DjangoModelFactory):
     payer_id = factory.Sequence(lambda n: f"P{n:05d}")
     kind = PayerKind.COMMERCIAL
     claim_filing_indicator = ClaimFilingIndicator.COMMERCIAL
+    # Test payers ask for no eligibility check unless a test says so (the eligibility edits' own tests do).
+    eligibility_max_age_days = 0
 
 
 class PatientFactory(factory.django.DjangoModelFactory):

@@ -175,6 +175,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "nightly-scrub": {"task": "coding.scrub_open_visits", "schedule": crontab(hour=2, minute=0)},
+    # 02:30 UTC is the evening before in every US clinic time zone, so "tomorrow" is the next clinic day.
+    "nightly-270": {"task": "eligibility.nightly_270", "schedule": crontab(hour=2, minute=30)},
+    "collect-271": {"task": "eligibility.collect_271", "schedule": crontab(minute="*/15")},
+    "auth-alerts": {"task": "eligibility.auth_alerts", "schedule": crontab(hour=12, minute=0)},
 }
 
 REST_FRAMEWORK = {
