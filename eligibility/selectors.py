@@ -139,8 +139,8 @@ def _shown(value) -> str:
 def judge(coverage: Coverage, snapshots: list[BenefitSnapshot], for_date: datetime.date) -> tuple[str, list[str]]:
     """(status, reasons) of a coverage for a date of service, from its checks newest first (none after the date).
 
-    Unverified: never checked, last check older than the payer's eligibility_max_age_days, or a check that did
-    not say whether the coverage is active. Failed: the last check was rejected (AAA) or says inactive.
+    Unverified: never checked, last check older than the payer's eligibility_max_age_days (when set), or a check
+    that did not say whether the coverage is active. Failed: the last check was rejected (AAA) or says inactive.
     Changed: active, but a benefit differs from the check before it. Verified: otherwise.
     """
     if not snapshots:
@@ -148,7 +148,7 @@ def judge(coverage: Coverage, snapshots: list[BenefitSnapshot], for_date: dateti
     latest = snapshots[0]
     age = (for_date - latest.checked_at.date()).days
     max_age = coverage.payer.eligibility_max_age_days
-    if age > max_age:
+    if max_age and age > max_age:  # 0: the payer sets no age limit, any check on file counts
         return WorklistStatus.UNVERIFIED, [f"Last checked {age} days before the date; {coverage.payer.name} "
                                            f"wants a check within {max_age} days."]
     if latest.rejection_code:

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinics.services import access_log_record, api_token_create, role_grant  # noqa: F401
 from coding.services import visit_code
+from eligibility.models import InquiryBatch, PriorAuthorization
 from otbilling.tenancy import Role
 from tests import factories
 from visits.models import ProgressReport, VisitImportJob
@@ -79,7 +80,14 @@ def clinic_a_world(clinic_a, clinic_b, payer, make_user, code_sets):
     job = VisitImportJob.objects.create(clinic=clinic_a, file_name=f"{MARKER}.csv", sha256="0" * 64,
                                         content=f"{MARKER}\n", uploaded_by=admin_a)
     token, _raw = api_token_create(clinic=clinic_a, name=f"{MARKER} EHR", acting_user=admin_a)
-    objects = [patient, coverage, provider, referrer, plan, visit, report, job, token, *visit.findings.all()]
+    auth = PriorAuthorization.objects.create(clinic=clinic_a, coverage=coverage, number=f"{MARKER}-PA",
+                                             start_date=datetime.date(2026, 10, 1),
+                                             end_date=datetime.date(2026, 12, 31), visits_authorized=12)
+    inquiry_batch = InquiryBatch.objects.create(clinic=clinic_a, for_date=datetime.date(2026, 10, 6),
+                                                file_name=f"{MARKER}.270", content=f"ISA*{MARKER}~", sha256="1" * 64,
+                                                interchange_control_number=1)
+    objects = [patient, coverage, provider, referrer, plan, visit, report, job, token, auth, inquiry_batch,
+               *visit.findings.all()]
     outsiders = {"no grant": make_user("outsider_none")}
     insiders = {}
     for role in Role:

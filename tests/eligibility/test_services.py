@@ -37,8 +37,11 @@ def world(clinic_a, clinic_b, payer):
     """Clinic A: Anna (draft visit on DOS), Bob (signed visit, primary+secondary, plus a tertiary and an expired
     coverage that must not be asked about), Casey (a child on a parent's plan), Dora (no visit on DOS).
     Clinic B: Erin with a visit on DOS."""
-    second = factories.PayerFactory(name="Medicare Part B", payer_id="MCR01", kind=PayerKind.MEDICARE)
-    third = factories.PayerFactory(name="Other Plan", payer_id="OTH01")
+    second = factories.PayerFactory(name="Medicare Part B", payer_id="MCR01", kind=PayerKind.MEDICARE,
+                                    eligibility_max_age_days=30)
+    third = factories.PayerFactory(name="Other Plan", payer_id="OTH01", eligibility_max_age_days=30)
+    payer.eligibility_max_age_days = 30
+    payer.save(update_fields=["eligibility_max_age_days"])
 
     def patient(clinic, first, last):
         return factories.PatientFactory(clinic=clinic, first_name=first, last_name=last)
