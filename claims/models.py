@@ -102,7 +102,7 @@ class ClaimBatch(models.Model):
         return int(100 * self.progress_done / self.progress_total) if self.progress_total else 0
 
 
-@track_history()
+@track_history(model_name="ClaimHistory")  # ClaimEvent is the status-change log below
 class Claim(models.Model):
     """One professional claim: a patient, a coverage (payer) and a rendering provider for a date of service."""
 

@@ -27,9 +27,16 @@ US_STATE = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. OR
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
-def track_history():
-    """Change history (pghistory triggers) for models holding PHI or money: insert, update and delete."""
-    return pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+def track_history(model_name: str | None = None):
+    """Change history (pghistory triggers) for models holding PHI or money: insert, update and delete.
+
+    `model_name` renames the history model (default `<Model>Event`) where that name is taken by a domain model;
+    such a history model is then reached as `obj.history`.
+    """
+    trackers = (pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+    if model_name is None:
+        return pghistory.track(*trackers)
+    return pghistory.track(*trackers, model_name=model_name, obj_field=pghistory.ObjForeignKey(related_name="history"))
 
 
 class Sex(models.TextChoices):
