@@ -248,3 +248,61 @@ class AckFile(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.file_name}"
+
+
+class LedgerKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    PAYMENT = "payment", "Payer payment"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    TRANSFER = "transfer", "Transfer of responsibility"
+    PATIENT_PAYMENT = "patient_pay", "Patient payment"
+    WRITE_OFF = "write_off", "Write-off"
+
+
+class LedgerParty(models.TextChoices):
+    PAYER = "payer", "Payer"
+    PATIENT = "patient", "Patient"
+    SECONDARY = "secondary", "Next payer"
+
+
+class LedgerEntry(models.Model):
+    """One money movement on a claim line (or the claim): the only source of balances.
+
+    `amount` is the effect on the balance owed by `party`: a charge is positive, a payment, a contractual adjustment
+    or a write-off negative. Moving patient responsibility (PR) is a pair: −X payer, +X patient. A reversal is a new
+    row with the opposite amount pointing at the row it reverses; no row is ever updated or deleted.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="ledger")
+    claim_line = models.ForeignKey(ClaimLine, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=12, choices=LedgerKind.choices)
+    party = models.CharField(max_length=10, choices=LedgerParty.choices, default=LedgerParty.PAYER)
+    amount = models.DecimalField(**MONEY)
+    group_code = models.CharField(max_length=2, blank=True, help_text="CAS group: CO, PR, OA, PI")
+    carc = models.CharField("CARC", max_length=5, blank=True)
+    rarcs = ArrayField(models.CharField(max_length=7), default=list, blank=True)
+    source = models.CharField(max_length=10, help_text="835, manual, build, writeoff, transfer")
+    source_ref = models.CharField(max_length=80, blank=True, help_text="e.g. the ERA payment's public id")
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    note = models.CharField(max_length=300, blank=True)
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    posted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["claim", "posted_at", "pk"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["clinic", "kind", "posted_at"]), models.Index(fields=["source", "source_ref"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(condition=~Q(kind="charge") | Q(amount__gt=0) | Q(reverses__isnull=False),
+                                   name="ledger_charge_positive"),
+            models.CheckConstraint(condition=~Q(kind="adjustment") | ~Q(group_code=""),
+                                   name="ledger_adjustment_has_group"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} on {self.claim}"

@@ -17,7 +17,7 @@ from otbilling.errors import AppError
 from visits.models import Visit, VisitStatus
 
 from .lifecycle import claim_created_event, claim_transition
-from .models import Claim, ClaimFrequency, ClaimLine, ClaimStatus
+from .models import Claim, ClaimFrequency, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind, LedgerParty
 
 # Claims in these statuses no longer hold their visits: the visit may be billed again (a fixed rejection is
 # resent from the same claim, so REJECTED is not listed; a void releases the service).
@@ -109,13 +109,16 @@ def _build_one(visits: list[Visit], *, acting_user) -> Claim:
                 continue  # under 8 minutes, or an untimed code folded into its family: nothing to bill
             position += 1
             line_auth = authorization_for_line(visit, line.cpt)
-            ClaimLine.objects.create(
+            claim_line = ClaimLine.objects.create(
                 clinic_id=claim.clinic_id, claim=claim, position=position, service_line=line, visit=visit,
                 date_of_service=visit.date_of_service, cpt=line.cpt, modifiers=list(coded.modifiers),
                 units=coded.units, charge=coded.charge, expected_allowed=coded.expected_allowed,
                 diagnosis_pointers=pointers[(visit.pk, line.pk)] or [1],
                 line_control_number=new_line_control_number(claim, position),
                 auth_number=line_auth.number if line_auth and line_auth.codes.exists() else "")
+            LedgerEntry.objects.create(clinic_id=claim.clinic_id, claim=claim, claim_line=claim_line,
+                                       kind=LedgerKind.CHARGE, party=LedgerParty.PAYER, amount=coded.charge,
+                                       source="build", posted_by=claim.created_by)
             total += coded.charge
     if position == 0:
         raise AppError("No line of these visits has a billable unit.", code="nothing_to_bill")
