@@ -40,8 +40,8 @@ def claim_transition(*, claim: Claim, to_status: str, acting_user=None, reason: 
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
         if not can_move(locked.status, to_status):
             raise AppError(
-                f"Claim {locked.patient_control_number} cannot go from {S(locked.status).label.lower()} to "
-                f"{S(to_status).label.lower()}.", code="claim_transition_refused", field="status")
+                f"Claim {locked.patient_control_number} cannot move from status '{locked.status}' to "
+                f"'{to_status}'.", code="claim_transition_refused", field="status")
         from_status = locked.status
         locked.status = to_status
         fields = ["status", "updated_at"]

@@ -136,18 +136,28 @@ def claims_build(*, clinic, acting_user=None) -> BuildResult:
 
     Visits held by the scrubber (or not yet scrubbed) are counted, not billed. One transaction for the clinic.
     """
-    candidates = list(unbilled_visits(clinic).select_related("coverage", "coding")
-                      .prefetch_related("lines__coded").order_by("date_of_service", "pk"))
-    groups: dict[tuple, list[Visit]] = defaultdict(list)
-    held = 0
-    for visit in candidates:
-        coding = getattr(visit, "coding", None)
-        if coding is None or coding.status != CodingStatus.BILLABLE:
-            held += 1
-            continue
-        groups[_claim_key(visit)].append(visit)
     with transaction.atomic():
-        built = [_build_one(visits, acting_user=acting_user) for visits in groups.values()]
+        # Locking the candidate visits makes a second build running at the same moment wait, then find them billed.
+        locked = list(unbilled_visits(clinic).select_for_update(of=("self",)).values_list("pk", flat=True))
+        # A fresh statement after the lock sees what a concurrent build committed meanwhile.
+        still_unbilled = unbilled_visits(clinic).filter(pk__in=locked).values("pk")
+        candidates = list(Visit.objects.filter(pk__in=still_unbilled).select_related("coverage", "coding")
+                          .prefetch_related("lines__coded").order_by("date_of_service", "pk"))
+        groups: dict[tuple, list[Visit]] = defaultdict(list)
+        held = 0
+        for visit in candidates:
+            coding = getattr(visit, "coding", None)
+            if coding is None or coding.status != CodingStatus.BILLABLE:
+                held += 1
+                continue
+            groups[_claim_key(visit)].append(visit)
+        built = []
+        for visits in groups.values():
+            try:
+                with transaction.atomic():
+                    built.append(_build_one(visits, acting_user=acting_user))
+            except AppError:
+                held += len(visits)  # e.g. more than 50 lines or 12 diagnoses: the rest of the clinic still bills
     return BuildResult(claims=built, visits_held=held)
 
 
@@ -241,10 +251,9 @@ def claim_line_update(*, line: ClaimLine, acting_user, units: int | None = None,
 def claim_mark_ready(*, claim: Claim, acting_user, reason: str = "") -> Claim:
     """A draft correction, or a rejected claim fixed by the biller, goes back in line for the next batch.
 
-    A rejected claim is resent as a new original: it keeps frequency 1 and gets a fresh batch.
+    A rejected original is resent as a new original (frequency 1, never 7: the payer never adjudicated it) in a
+    fresh batch; a rejected replacement stays a replacement, since the original it corrects was adjudicated.
     """
-    if claim.status == ClaimStatus.REJECTED and claim.frequency != ClaimFrequency.ORIGINAL and not claim.replaces_id:
-        raise AppError("A rejected claim is resent as a new original.", code="invalid")
     with transaction.atomic():
         if claim.status == ClaimStatus.REJECTED:
             Claim.objects.filter(pk=claim.pk).update(batch=None)

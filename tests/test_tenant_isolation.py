@@ -8,11 +8,13 @@ response of anyone without a grant on clinic A.
 """
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from claims.models import BatchStatus, Claim, ClaimBatch, ClaimStatus
 from clinics.services import access_log_record, api_token_create, role_grant  # noqa: F401
 from coding.services import visit_code
 from eligibility.models import InquiryBatch, PriorAuthorization
@@ -86,8 +88,16 @@ def clinic_a_world(clinic_a, clinic_b, payer, make_user, code_sets):
     inquiry_batch = InquiryBatch.objects.create(clinic=clinic_a, for_date=datetime.date(2026, 10, 6),
                                                 file_name=f"{MARKER}.270", content=f"ISA*{MARKER}~", sha256="1" * 64,
                                                 interchange_control_number=1)
-    objects = [patient, coverage, provider, referrer, plan, visit, report, job, token, auth, inquiry_batch,
-               *visit.findings.all()]
+    batch = ClaimBatch.objects.create(clinic=clinic_a, payer=payer, status=BatchStatus.RELEASED,
+                                      file_name=f"{MARKER}.txt", content=f"ISA*{MARKER}~", sha256="c" * 64)
+    claim = Claim.objects.create(
+        clinic=clinic_a, patient=patient, coverage=coverage, payer=payer, rendering_provider=provider,
+        patient_control_number="CMATRIXA0001", status=ClaimStatus.SUBMITTED, place_of_service="11",
+        service_date_from=visit.date_of_service, service_date_to=visit.date_of_service,
+        diagnoses=list(visit.diagnoses), total_charge=Decimal("100.00"), batch=batch,
+        signed_at=visit.signed_at, submitted_at=visit.signed_at)
+    objects = [patient, coverage, provider, referrer, plan, visit, report, job, token, auth, inquiry_batch, claim,
+               batch, *visit.findings.all()]
     outsiders = {"no grant": make_user("outsider_none")}
     insiders = {}
     for role in Role:
