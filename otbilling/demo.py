@@ -8,8 +8,14 @@ Most data are clean; some are wrong on purpose ("planted problems", listed in PL
 engine and the scrubber have something real to catch. Clean sessions go through `visits.services.visit_create`;
 the few planted sessions that the service would refuse (coverage ended, non-billable diagnosis) are written with
 the ORM, as an EHR feed would have delivered them before validation existed.
+
+Eligibility is built last, from the finished schedule: benefit checks (271 answers and phone/portal checks) often
+enough that every session has one within its payer's window, and approved prior authorizations, one per plan of
+care, for the payers that require them. Its choices come from a third generator seeded from the same number, so
+the sessions are the same with or without it.
 """
 
+import math
 import random
 import uuid
 import zoneinfo
@@ -45,6 +51,10 @@ from clinics.models import (
 )
 from clinics.services import clinic_create, clinic_record_save, role_grant
 from clinics.validators import npi_is_valid
+from eligibility.authorizations import authorization_save
+from eligibility.models import AuthStatus, BenefitSnapshot, PriorAuthorization, SnapshotSource
+from eligibility.services import manual_verification_record
+from eligibility.x271 import BenefitLine
 from otbilling.errors import AppError
 from otbilling.tenancy import Role
 from visits.models import PlanOfCare, ProgressReport, ServiceLine, Visit, VisitSource, VisitStatus
@@ -82,13 +92,32 @@ PLANTED_PROBLEMS: dict[str, str] = {
     "poc_certification_late": "A Medicare plan of care whose certification was signed on day 35 (more than 30 "
                               "days after the first treatment).",
     "progress_report_overdue": "A home-health Medicare patient with 20+ treatment days and no progress report.",
+    "eligibility_never_verified": "A new patient whose coverage was never verified: no benefit check on file for "
+                                  "any of their sessions.",
+    "eligibility_inactive": "A commercial coverage whose latest 271 said inactive (group cancelled); the sessions "
+                            "after that check still point at it.",
+    "auth_expired": "A prior authorization that ended before the patient's last two or three sessions, with no "
+                    "renewal on file.",
+    "auth_exhausted": "A prior authorization whose authorized visits were all used before the patient's last "
+                      "session: that session is one visit over.",
+    "auth_running_out": "An authorization ending within a week with two visits left, for a patient on tomorrow's "
+                        "schedule (auth alerts: visits low and expiring; no session is held by it yet).",
+    "visit_limit_reached": "A commercial plan whose calendar-year visit limit was reached two sessions before the "
+                           "patient's last.",
 }
 
 # Conditions that are not planted mistakes but that later work should meet (documented in the README section).
 NATURAL_CONDITIONS = (
     "Sessions of the last two working days are about half still in draft: notes not yet signed, nothing to bill.",
     "Plans of care started in the last ten days may still wait for the physician's signature.",
-    "Medicaid and Evergreen Blue Cross require prior authorization; no authorizations exist yet.",
+    "Medicaid and Evergreen Blue Cross require prior authorization: each plan of care has an approved one "
+    "(Medicaid per CPT code, Blue Cross by visits, some with a total of units), with room for the visits to come.",
+    "Coverages are checked before a patient's first session in the window (phone or portal) and again by the "
+    "nightly 270/271 when the last check is more than 27 days old, so most of tomorrow's eligibility worklist "
+    "(patients with a plan of care and a recent session) is verified.",
+    "Authorizations whose plan of care ends in the coming week raise an 'expiring' auth alert.",
+    "The sessions after the Aspen coverage ended also trip ELIG_INACTIVE: the last check reported the plan end.",
+    "Medicare's first check of the year reports the OT amount already applied, so KX comes sooner (warnings only).",
     "About a quarter of treatment sessions have a line furnished by the OTA (CO territory); a few have only a "
     "de-minimis 2-3 assistant minutes on a 30+ minute line (10% rule: no CO).",
     "Summit sessions with 97140 and 97530 document them in distinct time blocks (distinct_time_block on 97530).",
@@ -339,6 +368,7 @@ class VisitPlan:
     planted: list[str] = field(default_factory=list)
     via_orm: bool = False
     progress_report: bool = False
+    row: Visit | None = None  # the saved visit
 
 
 class _Builder:
@@ -363,7 +393,8 @@ class _Builder:
         self.users: dict[str, object] = {}
         self.counts = {"clinics": 0, "patients": 0, "coverages": 0, "secondary_coverages": 0, "providers": 0,
                        "plans_of_care": 0, "visits": 0, "service_lines": 0, "progress_reports": 0,
-                       "fee_schedule_entries": 0}
+                       "fee_schedule_entries": 0, "benefit_snapshots": 0, "authorizations": 0,
+                       "authorized_codes": 0}
 
     # -- small helpers ------------------------------------------------------------------------------------------
     def uuid(self) -> uuid.UUID:
@@ -475,8 +506,12 @@ class _Builder:
         for username, keys in (("biller1", ("sprouts", "summit")), ("biller2", ("summit", "homefirst"))):
             for key in keys:
                 role_grant(clinic=clinics[key], user=self.users[username], role=Role.BILLER, acting_user=admin)
+        builders = []
         for spec in CLINICS:
-            _ClinicBuilder(self, spec, clinics[spec["key"]]).build()
+            builder = _ClinicBuilder(self, spec, clinics[spec["key"]])
+            builder.build()
+            builders.append(builder)
+        _EligibilityBuilder(self, builders).build()
         logins = [("Operator admin", "admin", [c["key"] for c in CLINICS]),
                   ("Biller", "biller1", ["sprouts", "summit"]), ("Biller", "biller2", ["summit", "homefirst"])]
         logins += [("Clinic owner", f"owner_{c['key']}", [c["key"]]) for c in CLINICS]
@@ -502,6 +537,11 @@ class _ClinicBuilder:
         self.not_credentialed: dict[int, set[str]] = {}
         self.referrers: list[ReferringProvider] = []
         self.tz = zoneinfo.ZoneInfo(spec["timezone"])
+        # What was built, for the eligibility pass that runs after every clinic.
+        self.patients: list[PatientPlan] = []
+        self.pocs: dict[str, list[PocPlan]] = {}
+        self.visits: list[VisitPlan] = []
+        self.saved: dict[str, tuple[Patient, dict[str, Coverage]]] = {}
 
     def build(self) -> None:
         self.build_providers()
@@ -521,6 +561,7 @@ class _ClinicBuilder:
             patient = saved[plan.mrn][0]
             poc_rows[plan.mrn] = [self.save_poc(patient, poc, plan) for poc in pocs[plan.mrn]]
         self.save_visits(all_visits, saved, poc_rows)
+        self.patients, self.pocs, self.visits, self.saved = patients, pocs, all_visits, saved
 
     # -- providers and fees -----------------------------------------------------------------------------------
     def build_providers(self) -> None:
@@ -1005,6 +1046,7 @@ class _ClinicBuilder:
             else:
                 visit = visit_create(acting_user=self.staff, clinic=self.clinic, data=data, request_coding=False)
             visit.public_id = self.p.uuid()
+            v.row = visit
             if v.sign:
                 visit.signed_at = self._signed_at(v.dos)
             updates.append(visit)
@@ -1041,6 +1083,447 @@ class _ClinicBuilder:
             for position, line in enumerate(data.lines, start=1)
         ])
         return visit
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Eligibility: benefit checks and prior authorizations, built from the finished schedule
+
+CENT = Decimal("0.01")
+RECHECK_MARGIN_DAYS = 3  # re-verify once the last check is this close to the payer's limit (30 days: day 27)
+AUTH_PAYERS = ("medicaid", "bcbs")  # the payers with prior_auth_required
+UNMANAGED_PAYERS = ("aspen", "united")  # commercial payers without prior authorization
+MEDICARE_DEDUCTIBLE = {2024: "240.00", 2025: "257.00", 2026: "283.00"}  # Part B; later years repeat the last
+# (plan name, EB04 insurance type, copay, coinsurance %, deductible, out-of-pocket maximum, OT visits a year)
+COMMERCIAL_PLANS = {
+    "bcbs": [("Evergreen Blue PPO 1500", "PR", "40.00", None, "1500.00", "6000.00", 60),
+             ("Evergreen Blue PPO 3000", "PR", None, "20", "3000.00", "7500.00", 60),
+             ("Evergreen Blue Select HMO", "HM", "35.00", None, "1000.00", "5000.00", 40)],
+    "aspen": [("Aspen Choice PPO", "PR", "45.00", None, "2000.00", "6500.00", 30),
+              ("Aspen Bronze HSA 5000", "PR", None, "30", "5000.00", "7900.00", 30)],
+    "united": [("UMH Select EPO", "EP", "30.00", None, "1000.00", "5500.00", 40),
+               ("UMH Choice Plus", "PR", None, "20", "2500.00", "7000.00", 40)],
+}
+SUPPLEMENT_PLANS = {"aspen": "Aspen Medicare Supplement Plan G", "bcbs": "Evergreen Blue Medigap Plan G",
+                    "united": "UMH Medicare Supplement Plan G"}
+
+
+def _round_up(number: int, step: int) -> int:
+    return -(-number // step) * step
+
+
+def _unit_bound(line: LineInput) -> int:
+    """The most units the unit engine can bill for a line by either method (8-minute rule); untimed codes bill 1."""
+    return 1 if line.minutes is None else line.minutes // 15 + 1
+
+
+@dataclass
+class BenefitDesign:
+    """What a payer reports about one coverage. Fixed per coverage; the balances move with the check date."""
+
+    plan_name: str
+    insurance_type: str  # EB04
+    copay: Decimal | None = None
+    coinsurance: Decimal | None = None
+    deductible: Decimal | None = None
+    out_of_pocket: Decimal | None = None
+    medicare_deductible: bool = False  # the Part B deductible of the check's year
+    met_by_day: int = 365  # day of the year on which this patient meets the deductible
+    visit_limits: dict[int, int] = field(default_factory=dict)  # calendar year -> OT visits allowed
+    therapy_rate: Decimal | None = None  # Medicare: OT amount applied in a year before our sessions (annual pace)
+
+
+@dataclass
+class _Episode:
+    """One demo patient as built: their plan, sessions (date order), coverages and plans of care."""
+
+    builder: "_ClinicBuilder"
+    plan: PatientPlan
+    visits: list[VisitPlan]
+    coverages: dict[str, Coverage]
+    pocs: list[PocPlan]
+
+    @property
+    def clinic(self) -> str:
+        return self.builder.key
+
+    def coverage_of(self, visit: VisitPlan) -> Coverage:
+        return next(c for c in self.coverages.values() if c.pk == visit.row.coverage_id)
+
+    def recent(self, today: date, days: int) -> list[VisitPlan]:
+        return [v for v in self.visits if v.dos >= today - timedelta(days=days)]
+
+    def visits_in_year(self, year: int) -> list[VisitPlan]:
+        primary = self.coverages["primary"]
+        return [v for v in self.visits if v.dos.year == year and v.row.coverage_id == primary.pk]
+
+
+@dataclass
+class _AuthPlan:
+    coverage: Coverage
+    start: date
+    end: date
+    visits: list[VisitPlan]
+    poc: PocPlan | None
+
+
+class _EligibilityBuilder:
+    """Benefit checks and prior authorizations for every demo coverage, and the planted eligibility problems.
+
+    Runs after every clinic is built (it reads the saved sessions) with its own generator, so the clinics' data do
+    not depend on it.
+    """
+
+    def __init__(self, parent: _Builder, builders: list[_ClinicBuilder]):
+        self.p = parent
+        self.today = parent.today
+        self.rng = random.Random(parent.seed * 6151 + 7)
+        self.episodes = []
+        for builder in builders:
+            for plan in builder.patients:
+                visits = [v for v in builder.visits if v.patient is plan]
+                self.episodes.append(_Episode(builder=builder, plan=plan, visits=visits,
+                                              coverages=builder.saved[plan.mrn][1], pocs=builder.pocs[plan.mrn]))
+        self.payer_keys = {payer.pk: key for key, payer in parent.payers.items()}
+        self.designs: dict[int, BenefitDesign] = {}
+        self.ytd_reported: set[tuple[int, int]] = set()  # (coverage pk, year) whose therapy amount was reported
+        self.snapshots: list[BenefitSnapshot] = []
+        self.manual: list[BenefitSnapshot] = []
+        self.taken: set[str] = set()
+        self.clinic_use = {builder.key: 0 for builder in builders}
+        self.never_verified: set[str] = set()
+        self.inactive_from: dict[str, date] = {}  # mrn -> day of the check that said inactive
+        self.limit_override: dict[str, int] = {}  # mrn -> visits allowed in the year of the last session
+        self.auth_plants: dict[str, tuple[str, int]] = {}  # mrn -> (planted key, sessions after the auth ended)
+
+    def build(self) -> None:
+        self.choose_plants()
+        for episode in self.episodes:
+            self.write_checks(episode)
+            self.write_auths(episode)
+        BenefitSnapshot.objects.bulk_create(self.snapshots)
+        # manual_verification_record stamps a fresh uuid4; make the public id depend on the seed only.
+        BenefitSnapshot.objects.bulk_update(self.manual, ["public_id"], batch_size=250)
+        self.p.counts["benefit_snapshots"] += len(self.snapshots) + len(self.manual)
+
+    # -- planted problems -------------------------------------------------------------------------------------
+    def pick(self, key: str, predicate, *, fewest_visits: bool = False) -> _Episode:
+        """A patient with no other planted problem, preferring the clinic with the fewest eligibility plants."""
+        candidates = [e for e in self.episodes if e.plan.mrn not in self.taken and self._clean(e) and predicate(e)]
+        if not candidates:
+            raise RuntimeError(f"Demo plan has no patient for the planted problem {key}.")
+        least = min(self.clinic_use[e.clinic] for e in candidates)
+        candidates = [e for e in candidates if self.clinic_use[e.clinic] == least]
+        if fewest_visits:
+            fewest = min(len(e.visits) for e in candidates)
+            candidates = [e for e in candidates if len(e.visits) == fewest]
+        chosen = self.rng.choice(candidates)
+        self.taken.add(chosen.plan.mrn)
+        self.clinic_use[chosen.clinic] += 1
+        return chosen
+
+    @staticmethod
+    def _clean(episode: _Episode) -> bool:
+        plan = episode.plan
+        return (len(episode.visits) >= 3 and not plan.plants and not plan.switch_to and not plan.primary_ends
+                and not any(v.planted for v in episode.visits))
+
+    def choose_plants(self) -> None:
+        today = self.today
+
+        def expired_fits(e: _Episode) -> bool:
+            after = min(3, len(e.recent(today, 21)))
+            return after >= 2 and len(e.visits) > after + 2 and e.visits[-after - 1].poc == e.visits[-after].poc
+
+        def tomorrow(e: _Episode) -> bool:
+            """On tomorrow's eligibility worklist: a plan of care covering it and a session in the 14 days before."""
+            return (e.visits[-1].dos >= today - timedelta(days=13)
+                    and e.pocs[e.visits[-1].poc].through > today)
+
+        never = self.pick("eligibility_never_verified", lambda e: e.plan.kind == "new" and tomorrow(e)
+                          and e.plan.primary in ("medicare", *UNMANAGED_PAYERS), fewest_visits=True)
+        self.never_verified.add(never.plan.mrn)
+        inactive = self.pick("eligibility_inactive", lambda e: e.plan.primary in UNMANAGED_PAYERS and tomorrow(e)
+                             and not e.plan.secondary and len(e.recent(today, 21)) >= 2)
+        after = min(3, len(inactive.recent(today, 21)))
+        self.inactive_from[inactive.plan.mrn] = inactive.visits[-after].dos - timedelta(days=1)
+        limited = self.pick("visit_limit_reached", lambda e: e.plan.primary in UNMANAGED_PAYERS
+                            and len(e.visits_in_year(e.visits[-1].dos.year)) >= 6)
+        self.limit_override[limited.plan.mrn] = len(limited.visits_in_year(limited.visits[-1].dos.year)) - 2
+        expired = self.pick("auth_expired", lambda e: e.plan.primary in AUTH_PAYERS and expired_fits(e))
+        self.auth_plants[expired.plan.mrn] = ("auth_expired", min(3, len(expired.recent(today, 21))))
+        exhausted = self.pick("auth_exhausted", lambda e: e.plan.primary in AUTH_PAYERS and e.visits[-1].sign
+                              and e.visits[-1].dos >= today - timedelta(days=14)
+                              and e.visits[-2].poc == e.visits[-1].poc)
+        self.auth_plants[exhausted.plan.mrn] = ("auth_exhausted", 0)
+        running_out = self.pick("auth_running_out", lambda e: e.plan.primary in AUTH_PAYERS and tomorrow(e)
+                                and e.pocs[e.visits[-1].poc].through >= today + timedelta(days=8))
+        self.auth_plants[running_out.plan.mrn] = ("auth_running_out", 0)
+
+    def plant(self, key: str, episode: _Episode, dos: date | None, detail: str) -> None:
+        self.p.plant(key, episode.clinic, episode.plan.mrn, dos, detail)
+
+    # -- benefit checks -----------------------------------------------------------------------------------------
+    def design(self, episode: _Episode, coverage: Coverage) -> BenefitDesign:
+        if coverage.pk in self.designs:
+            return self.designs[coverage.pk]
+        rng = self.rng
+        key = self.payer_keys[coverage.payer_id]
+        secondary = coverage.priority == CoveragePriority.SECONDARY
+        under_medicare = secondary and episode.plan.primary == "medicare"
+        if key == "medicare":
+            # OT already applied this year elsewhere or before the window (annual pace): established patients
+            # were treated before it, a few new ones saw another therapist earlier in the year.
+            rate = rng.uniform(300, 1500) if episode.plan.kind == "established" else (
+                rng.uniform(150, 700) if rng.random() < 0.3 else 0)
+            design = BenefitDesign(plan_name="Medicare Part B", insurance_type="MB", coinsurance=Decimal("20"),
+                                   medicare_deductible=True, met_by_day=rng.randint(35, 220),
+                                   therapy_rate=Decimal(str(round(rate, 2))))
+        elif key == "medicaid":
+            name = ("Cascadia Medicaid (QMB)" if under_medicare else "Cascadia Medicaid Kids"
+                    if episode.clinic == "sprouts" else "Cascadia Medicaid Plus")
+            design = BenefitDesign(plan_name=name, insurance_type="MC", copay=Decimal("0.00"))
+        elif under_medicare:
+            design = BenefitDesign(plan_name=SUPPLEMENT_PLANS[key], insurance_type="SP", coinsurance=Decimal("0"))
+        else:
+            name, kind, copay, coinsurance, deductible, oop, limit = rng.choice(COMMERCIAL_PLANS[key])
+            design = BenefitDesign(plan_name=name, insurance_type=kind, copay=copay and Decimal(copay),
+                                   coinsurance=coinsurance and Decimal(coinsurance), deductible=Decimal(deductible),
+                                   out_of_pocket=Decimal(oop), met_by_day=rng.randint(60, 480))
+            if not secondary:
+                for year in sorted({v.dos.year for v in episode.visits}):
+                    # The plan's limit, or more when this patient's year would reach it: only planted limits bite.
+                    seen = len(episode.visits_in_year(year))
+                    design.visit_limits[year] = max(limit, _round_up(seen + 6, 10))
+                if episode.plan.mrn in self.limit_override:
+                    design.visit_limits[episode.visits[-1].dos.year] = self.limit_override[episode.plan.mrn]
+        self.designs[coverage.pk] = design
+        return design
+
+    def values(self, design: BenefitDesign, coverage: Coverage, checked: date, dos: date) -> dict:
+        """Snapshot fields of an active answer on `checked` about the date of service `dos`."""
+        deductible = design.deductible
+        if design.medicare_deductible:
+            deductible = Decimal(MEDICARE_DEDUCTIBLE.get(checked.year, MEDICARE_DEDUCTIBLE[max(MEDICARE_DEDUCTIBLE)]))
+        values = {
+            "is_active": True, "plan_name": design.plan_name, "plan_begin": coverage.effective_from,
+            "plan_end": coverage.effective_to, "coinsurance_percent": design.coinsurance,
+            "copay_amount": design.copay, "deductible_total": deductible, "deductible_remaining": None,
+            "out_of_pocket_total": design.out_of_pocket, "out_of_pocket_remaining": None, "visits_allowed": None,
+            "limit_period_start": None, "limit_period_end": None, "therapy_ytd_amount": None,
+        }
+        day_of_year = checked.timetuple().tm_yday
+        if deductible is not None:
+            met = (deductible * min(Decimal(1), Decimal(day_of_year) / design.met_by_day)).quantize(CENT)
+            values["deductible_remaining"] = deductible - met
+            if design.out_of_pocket is not None:
+                used = min(design.out_of_pocket, (met * Decimal("1.4")).quantize(CENT))
+                values["out_of_pocket_remaining"] = design.out_of_pocket - used
+        if dos.year in design.visit_limits:
+            values.update(visits_allowed=design.visit_limits[dos.year], limit_period_start=date(dos.year, 1, 1),
+                          limit_period_end=date(dos.year, 12, 31))
+        if design.therapy_rate is not None and (coverage.pk, checked.year) not in self.ytd_reported:
+            # Reported once a year: later answers would not yet include our own claims, and the KX year-to-date
+            # adds our sessions after the check that reported it.
+            self.ytd_reported.add((coverage.pk, checked.year))
+            values["therapy_ytd_amount"] = (design.therapy_rate * day_of_year / 365).quantize(CENT)
+        return values
+
+    def benefit_lines(self, design: BenefitDesign, values: dict) -> list[dict]:
+        """The 271's EB lines as eligibility.x271 stores them in BenefitSnapshot.details."""
+        dates = {"346": (values["plan_begin"], values["plan_begin"])}
+        if values["plan_end"]:
+            dates["347"] = (values["plan_end"], values["plan_end"])
+        active = values["is_active"]
+        lines = [BenefitLine(position=14, code="1" if active else "6", coverage_level="IND", service_types=["30"],
+                             insurance_type=design.insurance_type, plan_name=design.plan_name, dates=dates,
+                             messages=[] if active else ["Group coverage cancelled"])]
+        if not active:
+            return [line.as_dict() for line in lines]
+        ot = {"coverage_level": "IND", "service_types": ["AD"], "in_network": "Y"}
+        if values["coinsurance_percent"] is not None:
+            lines.append(BenefitLine(position=17, code="A", time_period="27",
+                                     percent=values["coinsurance_percent"] / 100, **ot))
+        if values["copay_amount"] is not None:
+            lines.append(BenefitLine(position=18, code="B", time_period="27", amount=values["copay_amount"], **ot))
+        for code, total, remaining in (("C", "deductible_total", "deductible_remaining"),
+                                       ("G", "out_of_pocket_total", "out_of_pocket_remaining")):
+            if values[total] is not None:
+                lines.append(BenefitLine(position=20 + len(lines), code=code, time_period="23", amount=values[total],
+                                         **ot))
+                lines.append(BenefitLine(position=20 + len(lines), code=code, time_period="29",
+                                         amount=values[remaining], **ot))
+        if values["visits_allowed"] is not None:
+            lines.append(BenefitLine(position=30, code="F", time_period="23", quantity_qualifier="VS",
+                                     quantity=Decimal(values["visits_allowed"]),
+                                     messages=["Combined PT/OT visit limit per calendar year"], **ot))
+        if values["therapy_ytd_amount"] is not None:
+            lines.append(BenefitLine(position=32, code="F", coverage_level="IND", service_types=["AD"],
+                                     insurance_type="MB", time_period="24", amount=values["therapy_ytd_amount"],
+                                     messages=["OT amount applied toward the therapy threshold this year"]))
+        return [line.as_dict() for line in lines]
+
+    def check(self, episode: _Episode, coverage: Coverage, at: datetime, source: str, dos: date,
+              active: bool = True) -> None:
+        design = self.design(episode, coverage)
+        values = self.values(design, coverage, at.date(), dos)
+        if not active:
+            values = {name: None for name in values} | {"is_active": False, "plan_name": design.plan_name,
+                                                        "plan_begin": coverage.effective_from}
+        public_id = self.p.uuid()
+        if source == SnapshotSource.X12_271:
+            self.snapshots.append(BenefitSnapshot(
+                public_id=public_id, clinic=episode.builder.clinic, coverage=coverage, source=source, checked_at=at,
+                reference_number=f"T{self.rng.getrandbits(76):019X}", details=self.benefit_lines(design, values),
+                **values))
+            return
+        staff = episode.builder.staff
+        if source == SnapshotSource.PHONE:
+            reference = f"{self.rng.randrange(10 ** 9, 10 ** 10)}"
+            note = "Provider services line; OT benefits read back."
+        else:
+            reference = f"WEB{self.rng.randrange(10 ** 7, 10 ** 8)}"
+            note = "Benefits page of the payer portal saved."
+        snapshot = manual_verification_record(
+            acting_user=staff, coverage=coverage, source=source, checked_by_name=f"{staff.first_name} "
+            f"{staff.last_name}", checked_at=at, reference_number=reference, notes=note, **values)
+        snapshot.public_id = public_id
+        self.manual.append(snapshot)
+
+    def write_checks(self, episode: _Episode) -> None:
+        """An intake check before the first session, then the nightly 270/271 whenever the last check is old."""
+        if episode.plan.mrn in self.never_verified:
+            for v in episode.visits:
+                self.plant("eligibility_never_verified", episode, v.dos, "no benefit check on file")
+            return
+        rng, tz = self.rng, episode.builder.tz
+        inactive_day = self.inactive_from.get(episode.plan.mrn)
+        last: dict[int, date] = {}
+        for v in episode.visits:
+            used = episode.coverage_of(v)
+            if not used.is_active_on(v.dos) or (inactive_day and v.dos > inactive_day):
+                continue  # nobody checked a coverage that had ended; the planted inactive answer comes below
+            limit = used.payer.eligibility_max_age_days
+            if used.pk in last and (not limit or (v.dos - last[used.pk]).days <= limit - RECHECK_MARGIN_DAYS):
+                continue
+            if not last:  # intake: the front desk checks by phone or on the portal a few days ahead
+                day = v.dos - timedelta(days=rng.randint(1, 6))
+                at = datetime.combine(day, time(rng.randint(9, 16), rng.randrange(60)), tzinfo=tz)
+                source = SnapshotSource.PORTAL if rng.random() < 0.6 else SnapshotSource.PHONE
+            else:  # the nightly 270 for tomorrow, answered within the hour
+                day = v.dos - timedelta(days=1)
+                at = datetime.combine(day, time(18, 35 + rng.randrange(25)), tzinfo=tz)
+                source = SnapshotSource.X12_271 if rng.random() < 0.85 else SnapshotSource.PORTAL
+            checked = [used] + [c for c in episode.coverages.values()
+                                if c.priority == CoveragePriority.SECONDARY and c.is_active_on(v.dos)]
+            for coverage in checked:
+                self.check(episode, coverage, at, source, v.dos)
+                last[coverage.pk] = day
+        if inactive_day:
+            flagged = [v for v in episode.visits if v.dos > inactive_day]
+            at = datetime.combine(inactive_day, time(18, 40), tzinfo=tz)
+            self.check(episode, episode.coverages["primary"], at, SnapshotSource.X12_271, flagged[0].dos,
+                       active=False)
+            for v in flagged:
+                self.plant("eligibility_inactive", episode, v.dos, f"the 271 of {inactive_day:%Y-%m-%d} says "
+                                                                   "inactive")
+        if episode.plan.mrn in self.limit_override:
+            year = episode.visits[-1].dos.year
+            allowed = self.limit_override[episode.plan.mrn]
+            for number, v in enumerate(episode.visits_in_year(year), start=1):
+                if number > allowed:
+                    self.plant("visit_limit_reached", episode, v.dos, f"visit {number} of the {allowed} allowed "
+                                                                      f"in {year}")
+
+    # -- prior authorizations -----------------------------------------------------------------------------------
+    def plan_auths(self, episode: _Episode) -> list[_AuthPlan]:
+        """One authorization per plan of care (within the coverage's dates) for each coverage that needs them."""
+        auths: list[_AuthPlan] = []
+        for coverage in episode.coverages.values():
+            seen = [v for v in episode.visits if v.row.coverage_id == coverage.pk]
+            if not coverage.payer.prior_auth_required or not seen:
+                continue
+            mine = []
+            for poc in episode.pocs:
+                start = max(poc.start, coverage.effective_from)
+                end = min(poc.through, coverage.effective_to or poc.through)
+                covered = [v for v in seen if start <= v.dos <= end]
+                if covered:
+                    mine.append(_AuthPlan(coverage=coverage, start=start, end=end, visits=covered, poc=poc))
+            for v in seen:  # a session outside every plan of care stretches the authorization before it
+                if not any(a.start <= v.dos <= a.end for a in mine):
+                    before = [a for a in mine if a.start <= v.dos]
+                    if before:
+                        before[-1].end = v.dos
+                        before[-1].visits.append(v)
+                    else:
+                        mine.append(_AuthPlan(coverage=coverage, start=v.dos, end=v.dos + timedelta(days=29),
+                                              visits=[v], poc=None))
+            auths += sorted(mine, key=lambda a: a.start)
+        return auths
+
+    def size(self, episode: _Episode, auth: _AuthPlan) -> tuple[int, dict[str, int], int]:
+        """(visits, units per code, total units) to authorize: the sessions seen, the ones to come, and room."""
+        used = len(auth.visits)
+        future = 0
+        if auth.end > self.today:
+            future = math.ceil((auth.end - self.today).days * len(episode.plan.weekdays) / 7)
+        bounds: dict[str, int] = {}
+        for v in auth.visits:
+            for line in v.lines:
+                bounds[line.cpt] = bounds.get(line.cpt, 0) + _unit_bound(line)
+        scale = (used + future) / used
+        codes = {cpt: _round_up(math.ceil(bound * scale) + 4, 4) for cpt, bound in sorted(bounds.items())}
+        while sum(codes.values()) - sum(bounds.values()) < 12:  # stay clear of the "units low" alert
+            codes[max(codes, key=codes.get)] += 4
+        total = _round_up(math.ceil(sum(bounds.values()) * scale) + 12, 4)
+        return _round_up(used + future + 3, 2), codes, total
+
+    def write_auths(self, episode: _Episode) -> None:
+        auths = self.plan_auths(episode)
+        if not auths:
+            return
+        planted, after = self.auth_plants.get(episode.plan.mrn, ("", 0))
+        last = auths[-1]
+        if planted == "auth_expired":
+            cut = episode.visits[-after]
+            last = next(a for a in auths if a.start <= episode.visits[-after - 1].dos <= a.end)
+            auths = [a for a in auths if a.start < cut.dos]
+            last.end = cut.dos - timedelta(days=1)
+            last.visits = [v for v in last.visits if v.dos <= last.end]
+        elif planted == "auth_running_out":
+            last.end = self.today + timedelta(days=self.rng.randint(2, 5))
+        for auth in auths:
+            visits, codes, total = self.size(episode, auth)
+            payer_key = self.payer_keys[auth.coverage.payer_id]
+            if payer_key == "medicaid":
+                number, total = f"PA{self.rng.randrange(10 ** 7, 10 ** 8)}", None
+            else:
+                number, codes = f"EB{auth.start:%y}{self.rng.randrange(10 ** 5, 10 ** 6)}", {}
+                total = total if self.rng.random() < 0.5 else None
+            if auth is last and planted == "auth_exhausted":
+                visits = len(auth.visits) - 1
+            elif auth is last and planted == "auth_running_out":
+                visits = len(auth.visits) + 2
+            notes = f"Plan of care {auth.poc.start:%Y-%m-%d} to {auth.poc.through:%Y-%m-%d}." if auth.poc else ""
+            row = PriorAuthorization(public_id=self.p.uuid(), coverage=auth.coverage, number=number,
+                                     status=AuthStatus.APPROVED, start_date=auth.start, end_date=auth.end,
+                                     visits_authorized=visits, units_authorized=total, notes=notes)
+            authorization_save(acting_user=episode.builder.staff, authorization=row, codes=list(codes.items()))
+            self.p.counts["authorizations"] += 1
+            self.p.counts["authorized_codes"] += len(codes)
+            if auth is last and planted:
+                self.plant_auth(planted, episode, auth, row)
+
+    def plant_auth(self, key: str, episode: _Episode, auth: _AuthPlan, row: PriorAuthorization) -> None:
+        if key == "auth_expired":
+            for v in episode.visits:
+                if v.dos > auth.end:
+                    self.plant(key, episode, v.dos, f"auth {row.number} ended {auth.end:%Y-%m-%d}")
+        elif key == "auth_exhausted":
+            self.plant(key, episode, auth.visits[-1].dos, f"visit {len(auth.visits)} under auth {row.number}, "
+                                                          f"which authorizes {row.visits_authorized}")
+        else:
+            self.plant(key, episode, None, f"auth {row.number} ends {auth.end:%Y-%m-%d} with 2 visits left")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import io
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -26,6 +27,8 @@ from clinics.models import (
     SubscriberRelationship,
 )
 from clinics.validators import INVALID_EIN_PREFIXES, npi_is_valid
+from eligibility.models import AuthorizedCode, AuthStatus, BenefitSnapshot, PriorAuthorization
+from eligibility.selectors import WorklistStatus, eligibility_worklist
 from otbilling.demo import DEMO_PASSWORD, DX_PROFILES, PAYERS, PLANTED_PROBLEMS
 from otbilling.tenancy import clinics_visible_to
 from visits.diagnoses import icd10_problem
@@ -124,12 +127,43 @@ def canonical_dump() -> dict:
             "patient__mrn", "public_id", "report_date", "author__npi", "plan_of_care__start_date", "summary")),
         "grants": sorted(RoleGrant.objects.filter(clinic__slug__in=SLUGS).values_list(
             "clinic__slug", "user__username", "role")),
+        "benefit_snapshots": sorted(tuple(map(str, row)) for row in BenefitSnapshot.objects.filter(
+            clinic__slug__in=SLUGS).values_list(
+            "public_id", "coverage__public_id", "source", "checked_at", "checked_by_name", "reference_number",
+            "is_active", "plan_name", "plan_begin", "plan_end", "coinsurance_percent", "copay_amount",
+            "deductible_total", "deductible_remaining", "out_of_pocket_total", "out_of_pocket_remaining",
+            "visits_allowed", "limit_period_start", "limit_period_end", "therapy_ytd_amount", "details")),
+        "authorizations": sorted(tuple(map(str, row)) for row in PriorAuthorization.objects.filter(
+            clinic__slug__in=SLUGS).values_list(
+            "public_id", "coverage__public_id", "number", "status", "start_date", "end_date", "visits_authorized",
+            "units_authorized", "notes")),
+        "authorized_codes": sorted(tuple(map(str, row)) for row in AuthorizedCode.objects.filter(
+            clinic__slug__in=SLUGS).values_list("authorization__public_id", "cpt", "units_authorized")),
     }
     return dump
 
 
 def planted_rows(output: str, key: str) -> str:
     return next(line for line in output.splitlines() if line.strip().startswith(f"{key} ("))
+
+
+def planted_sessions(output: str, key: str) -> set[tuple[str, date | None]]:
+    """(MRN, date of service or None) of each row printed for a planted problem."""
+    rows = planted_rows(output, key).split(": ", 1)[1].split("; ")
+    found = set()
+    for row in rows:
+        _clinic, mrn, *day = row.split()
+        found.add((mrn, date.fromisoformat(day[0]) if day else None))
+    return found
+
+
+def planted_patient(output: str, key: str) -> str:
+    [mrn] = {mrn for mrn, _day in planted_sessions(output, key)}
+    return mrn
+
+
+def checked_on(snapshot) -> date:
+    return snapshot.checked_at.astimezone(ZoneInfo(snapshot.clinic.timezone)).date()
 
 
 # --- what gets built ---------------------------------------------------------------------------------------------
@@ -421,6 +455,112 @@ def test_only_the_planted_patient_goes_10_treatment_days_without_a_progress_repo
     assert patient.coverages.filter(payer__kind=PayerKind.MEDICARE).exists()
 
 
+# --- eligibility ----------------------------------------------------------------------------------------------------
+
+def test_every_session_has_a_benefit_check_within_its_payers_window_but_the_planted_ones(demo):
+    checks = defaultdict(list)
+    for snapshot in BenefitSnapshot.objects.filter(clinic__slug__in=SLUGS).select_related("clinic"):
+        checks[snapshot.coverage_id].append(checked_on(snapshot))
+    unverified = set()
+    for visit in demo_visits().select_related("coverage__payer", "patient"):
+        first_day = visit.date_of_service - timedelta(days=visit.coverage.payer.eligibility_max_age_days)
+        if not any(first_day <= day <= visit.date_of_service for day in checks[visit.coverage_id]):
+            unverified.add((visit.patient.mrn, visit.date_of_service))
+    never = planted_sessions(demo, "eligibility_never_verified")
+    assert len(never) >= 2 and never <= unverified
+    assert unverified - never <= planted_sessions(demo, "visit_after_coverage_end")  # checked until it ended
+    unchecked = Coverage.objects.filter(clinic__slug__in=SLUGS, benefit_snapshots__isnull=True)
+    assert set(unchecked.values_list("patient__mrn", flat=True)) == {planted_patient(demo,
+                                                                                     "eligibility_never_verified")}
+
+
+def test_benefit_checks_report_what_each_payer_would(demo):
+    active = BenefitSnapshot.objects.filter(clinic__slug__in=SLUGS, is_active=True).select_related("coverage__payer")
+    assert set(active.values_list("source", flat=True)) == {"271", "phone", "portal"}
+    assert active.filter(source="271").count() > active.exclude(source="271").count()
+    for snapshot in active:
+        payer = snapshot.coverage.payer.payer_id
+        assert snapshot.cost_share_known and snapshot.plan_begin == snapshot.coverage.effective_from
+        if snapshot.deductible_remaining is not None:
+            assert Decimal("0") <= snapshot.deductible_remaining <= snapshot.deductible_total
+        if payer == "MDCR1":
+            assert (snapshot.coinsurance_percent, snapshot.deductible_total) == (Decimal("20"), Decimal("283.00"))
+        if payer == "MDCD1":
+            assert snapshot.copay_amount == Decimal("0.00") and snapshot.deductible_total is None
+        if snapshot.source == "271":
+            assert snapshot.details[0]["benefit"] == "Active coverage" and snapshot.reference_number
+        else:
+            assert snapshot.details[0]["manual"] and snapshot.checked_by_name and snapshot.reference_number
+    limits = active.filter(visits_allowed__isnull=False)
+    assert set(limits.values_list("coverage__payer__kind", "coverage__priority")) == {(PayerKind.COMMERCIAL,
+                                                                                         "primary")}
+    assert set(limits.values_list("limit_period_start", "limit_period_end")) == {(date(2026, 1, 1),
+                                                                                 date(2026, 12, 31))}
+    therapy = active.filter(therapy_ytd_amount__isnull=False)
+    assert set(therapy.values_list("coverage__payer__payer_id", flat=True)) == {"MDCR1"}
+    reported = list(therapy.values_list("coverage_id", flat=True))
+    assert len(reported) == len(set(reported))  # once a year: our own sessions are added after it
+
+
+def test_sessions_of_prior_auth_payers_fall_within_an_approved_authorization_listing_their_codes(demo):
+    lines = lines_by_visit()
+    auths = defaultdict(list)
+    for auth in PriorAuthorization.objects.filter(clinic__slug__in=SLUGS).prefetch_related("codes"):
+        assert auth.status == AuthStatus.APPROVED and auth.coverage.payer.prior_auth_required
+        auths[auth.coverage_id].append(auth)
+    outside = set()
+    for visit in demo_visits().filter(coverage__payer__prior_auth_required=True).select_related("patient"):
+        covering = [a for a in auths[visit.coverage_id] if a.covers(visit.date_of_service)]
+        if not covering:
+            outside.add((visit.patient.mrn, visit.date_of_service))
+            continue
+        [auth] = covering
+        listed = {code.cpt for code in auth.codes.all()}
+        assert not listed or {line.cpt for line in lines[visit.pk]} <= listed
+    assert outside == planted_sessions(demo, "auth_expired")
+    medicaid = [a for per_coverage in auths.values() for a in per_coverage if a.coverage.payer.payer_id == "MDCD1"]
+    blue_cross = [a for per_coverage in auths.values() for a in per_coverage if a.coverage.payer.payer_id == "BCX01"]
+    assert medicaid and all(a.codes.exists() and a.units_authorized is None and a.visits_authorized for a in medicaid)
+    assert blue_cross and all(not a.codes.exists() and a.visits_authorized for a in blue_cross)
+
+
+def test_the_exhausted_authorization_is_one_visit_short_and_the_visit_limit_two(demo):
+    [(mrn, last)] = planted_sessions(demo, "auth_exhausted")
+    auth = PriorAuthorization.objects.get(coverage__patient__mrn=mrn, start_date__lte=last, end_date__gte=last)
+    seen = demo_visits().filter(coverage=auth.coverage, date_of_service__range=(auth.start_date, auth.end_date))
+    assert seen.count() == auth.visits_authorized + 1
+    assert seen.order_by("date_of_service").last().date_of_service == last
+    over = planted_sessions(demo, "visit_limit_reached")
+    mrn = planted_patient(demo, "visit_limit_reached")
+    allowed = set(BenefitSnapshot.objects.filter(coverage__patient__mrn=mrn, coverage__priority="primary")
+                  .values_list("visits_allowed", flat=True))
+    sessions = sorted(demo_visits().filter(patient__mrn=mrn).values_list("date_of_service", flat=True))
+    assert allowed == {len(sessions) - 2}
+    assert over == {(mrn, day) for day in sessions[-2:]}
+
+
+def test_the_planted_inactive_answer_is_the_coverages_latest_and_holds_the_sessions_after_it(demo):
+    mrn = planted_patient(demo, "eligibility_inactive")
+    checks = list(BenefitSnapshot.objects.filter(coverage__patient__mrn=mrn).select_related("clinic")
+                  .order_by("-checked_at"))
+    assert checks[0].is_active is False and all(c.is_active for c in checks[1:])
+    after = {(mrn, day) for day in demo_visits().filter(patient__mrn=mrn, date_of_service__gt=checked_on(checks[0]))
+             .values_list("date_of_service", flat=True)}
+    assert len(after) >= 2 and after == planted_sessions(demo, "eligibility_inactive")
+    assert BenefitSnapshot.objects.filter(is_active=False).count() == 1
+
+
+def test_tomorrows_eligibility_worklist_shows_the_ongoing_patients_and_flags_the_planted_coverages(demo):
+    admin = get_user_model().objects.get(username="admin")
+    statuses = defaultdict(set)
+    for row in eligibility_worklist(admin, for_date=TODAY + timedelta(days=1)):
+        statuses[row.status].add(row.patient.mrn)
+    assert planted_patient(demo, "eligibility_never_verified") in statuses[WorklistStatus.UNVERIFIED]
+    assert statuses[WorklistStatus.FAILED] == {planted_patient(demo, "eligibility_inactive")}
+    assert planted_patient(demo, "auth_running_out") in statuses[WorklistStatus.VERIFIED]
+    assert len(statuses[WorklistStatus.VERIFIED]) >= 20
+
+
 # --- determinism and safety ---------------------------------------------------------------------------------------
 
 def test_running_twice_with_the_same_seed_gives_identical_data(demo):
@@ -436,6 +576,7 @@ def test_another_seed_gives_other_data(demo):
     run_seed(seed=8)
     second = canonical_dump()
     assert second["patients"] != first["patients"] and second["visits"] != first["visits"]
+    assert second["benefit_snapshots"] != first["benefit_snapshots"]
     assert Patient.objects.count() == 60
 
 
