@@ -134,6 +134,15 @@ class Claim(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True, help_text="Earliest note signature of its visits.")
     submitted_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.CharField(max_length=400, blank=True)
+    # Coordination of benefits: a claim to the secondary (or tertiary) payer points at the claim the previous payer
+    # adjudicated and carries that payer's answer as the 837P 2320/2330/2430 loops need it (see claims.x837):
+    # {"payer": {...}, "paid": "..", "adjudicated_on": "YYYY-MM-DD", "claim_adjustments": [...],
+    #  "lines": {"<position>": {"paid": "..", "adjustments": [{"group", "carc", "amount"}]}}}
+    primary_claim = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="next_payer_claims")
+    other_payer_adjudication = models.JSONField(default=dict, blank=True)
+    next_follow_up = models.DateField(null=True, blank=True, db_index=True,
+                                      help_text="A/R follow-up: when a biller should look at this claim again.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -285,6 +294,7 @@ class LedgerEntry(models.Model):
     source = models.CharField(max_length=10, help_text="835, manual, build, writeoff, transfer")
     source_ref = models.CharField(max_length=80, blank=True, help_text="e.g. the ERA payment's public id")
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    reason_code = models.CharField(max_length=20, blank=True, help_text="Write-off or transfer reason")
     note = models.CharField(max_length=300, blank=True)
     posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")

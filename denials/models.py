@@ -219,3 +219,95 @@ class UnmatchedRemittance(models.Model):
 
     def __str__(self):
         return f"Unmatched {self.patient_control_number}: {self.description}"
+
+
+class AppealOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    WON = "won", "Won: paid"
+    PARTIAL = "partial", "Partly won"
+    LOST = "lost", "Upheld: lost"
+
+
+@track_history()
+class Appeal(models.Model):
+    """An appeal of a denial: our argument, the letter (PDF, with the signed note and plan of care attached),
+    its deadline and its outcome."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    denial = models.ForeignKey(Denial, on_delete=models.PROTECT, related_name="appeals")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="appeals")
+    argument = models.TextField()
+    letter_pdf = models.BinaryField(editable=False)
+    letter_sha256 = models.CharField(max_length=64)
+    deadline = models.DateField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=AppealOutcome.choices, default=AppealOutcome.PENDING)
+    outcome_note = models.CharField(max_length=300, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Appeal of {self.denial}"
+
+
+class FollowUpNote(models.Model):
+    """A biller's note on a claim (and the denial it concerns), with the next follow-up date it set."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="follow_up_notes")
+    denial = models.ForeignKey(Denial, null=True, blank=True, on_delete=models.PROTECT, related_name="notes")
+    text = models.TextField()
+    next_follow_up = models.DateField(null=True, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Note on {self.claim}"
+
+
+class DepositSource(models.TextChoices):
+    MANUAL = "manual", "Entered"
+    CSV = "csv", "Imported CSV"
+
+
+@track_history()
+class BankDeposit(models.Model):
+    """Money that reached the clinic's bank account (EFT or check), matched to an 835 payment by trace and
+    amount, so cash in the bank and cash posted agree."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    deposit_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    trace_number = models.CharField(max_length=50, blank=True)
+    description = models.CharField(max_length=120, blank=True)
+    source = models.CharField(max_length=6, choices=DepositSource.choices, default=DepositSource.MANUAL)
+    era_payment = models.OneToOneField(EraPayment, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="deposit")
+    matched_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-deposit_date", "-pk"]
+
+    def __str__(self):
+        return f"Deposit {self.deposit_date} ${self.amount} {self.trace_number}"
