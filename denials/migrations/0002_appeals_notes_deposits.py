@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0003_remove_claim_insert_insert_and_more'),
+        ('claims', '0003_claim_cob_follow_up'),
         ('clinics', '0003_payer_auth_alert_days_before_expiry_and_more'),
         ('denials', '0001_initial'),
         ('pghistory', '0007_auto_20250421_0444'),
