@@ -11,12 +11,18 @@ Envelope ids are settings-driven (see `envelope_for`); control numbers are reser
 
 Free text never carries a delimiter: the writer refuses such text with an error naming the segment and element
 (the models' validators already refuse it at entry, so only data that bypassed them gets that far).
+
+Coordination of benefits: a claim to a next payer (`Claim.primary_claim` set, `other_payer_adjudication` filled by
+denials.secondary) carries the previous payer's answer in 2320/2330A/2330B and, per line, 2430; its own SBR01 comes
+from its coverage's priority (S for a secondary). Which amounts go where follows the IG's balancing rule: for each
+line SV102 − its 2430 CAS = SVD02, and CLM02 − every CAS of that payer = AMT*D.
 """
 
 import datetime
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 
@@ -30,6 +36,9 @@ SELF = "18"
 DIAGNOSIS_QUALIFIERS = ("ABK", "ABF")  # principal, then every other ICD-10-CM code
 EIN_QUALIFIER = "30"  # ISA05/07: U.S. federal tax identification number
 MUTUALLY_DEFINED = "ZZ"
+CENT = Decimal("0.01")
+CAS_REASONS_PER_SEGMENT = 6  # CAS02/05/08/11/14/17
+COB_KEYS = ("payer", "subscriber", "paid", "adjudicated_on")
 
 
 @dataclass(frozen=True)
@@ -170,8 +179,11 @@ def _claim_loop(claim) -> list[list]:
                  ["PRV", "PE", "PXC", rendering.taxonomy]]
     # 2310C (service facility) is needed only when the service was not at the billing provider's address. The
     # data model has no separate facility yet, so it is never written.
+    cob = _cob(claim)
+    if cob:
+        segments += _other_payer_loops(claim, cob)
     for number, line in enumerate(claim_lines(claim), start=1):
-        segments += _line_loop(number, line)
+        segments += _line_loop(number, line) + _line_adjudication(line, cob)
     return segments
 
 
@@ -186,6 +198,99 @@ def _line_loop(number: int, line) -> list[list]:
         segments.append(["REF", "G1", line.auth_number.strip()])
     segments.append(["REF", "6R", line.line_control_number])
     return segments
+
+
+# --- coordination of benefits: the previous payer's answer on a claim to the next payer -------------------------
+
+
+def _cob(claim) -> dict | None:
+    """The previous payer's adjudication when this claim goes to a next payer; refused when it lacks what the
+    loops need (written by hand or by an older version), naming the claim and the missing keys."""
+    cob = claim.other_payer_adjudication if getattr(claim, "primary_claim_id", None) else None
+    if not cob:
+        return None
+    missing = [key for key in COB_KEYS if cob.get(key) in (None, "", {})]
+    if missing:
+        raise AppError(f"Claim {claim.patient_control_number} goes to a next payer but its other payer's "
+                       f"adjudication lacks {', '.join(missing)}; rebuild the secondary claim.",
+                       code="cob_incomplete", field="other_payer_adjudication")
+    return cob
+
+
+def _amount(value) -> Decimal:
+    try:
+        return Decimal(str(value)).quantize(CENT)
+    except InvalidOperation as exc:
+        raise AppError(f"The other payer's amount {value!r} is not an amount.", code="cob_incomplete",
+                       field="other_payer_adjudication") from exc
+
+
+def _adjudication_date(cob: dict) -> str:
+    return x12_date(datetime.date.fromisoformat(cob["adjudicated_on"]))
+
+
+def _cas_segments(adjustments: Iterable[dict]) -> list[list]:
+    """One CAS per group code (six reasons per segment at most); the IG sends non-zero adjustments only."""
+    by_group: dict[str, list] = {}
+    for adjustment in adjustments:
+        amount = _amount(adjustment["amount"])
+        if amount:
+            by_group.setdefault(adjustment["group"], []).append((adjustment["carc"], amount))
+    segments = []
+    for group, reasons in by_group.items():
+        for start in range(0, len(reasons), CAS_REASONS_PER_SEGMENT):
+            cas: list = ["CAS", group]
+            for carc, amount in reasons[start:start + CAS_REASONS_PER_SEGMENT]:
+                cas += [carc, amount, ""]
+            segments.append(cas)
+    return segments
+
+
+def _other_payer_loops(claim, cob: dict) -> list[list]:
+    """2320 (the other payer's coverage and claim-level answer), 2330A (its subscriber), 2330B (the payer)."""
+    payer, subscriber = cob["payer"], cob["subscriber"]
+    line_level = bool(cob.get("lines"))
+    segments = [["SBR", payer["responsibility"], subscriber["relationship"], _text(subscriber.get("group_number")),
+                 "", "", "", "", "", payer["claim_filing_indicator"]],
+                *_cas_segments(cob.get("claim_adjustments", ())),
+                ["AMT", "D", _amount(cob["paid"])]]
+    if not line_level:
+        # Remaining patient liability goes in 2320 only when the payer answered at claim level; with line answers
+        # it goes in each 2430, never in both (X12 RFIs 1391 and 1515).
+        segments.append(["AMT", "EAF", _amount(cob.get("patient_responsibility", "0"))])
+    # OI03/OI06 repeat what CLM08/CLM09 say: benefits assigned, release of information on file.
+    segments.append(["OI", "", "", "Y", "", "", "Y"])
+    return segments + _other_subscriber(claim, subscriber) + _other_payer(cob, line_level)
+
+
+def _other_subscriber(claim, subscriber: dict) -> list[list]:
+    """2330A: the subscriber of the other coverage (the patient lives with them as far as we know, as in 2010BA)."""
+    return [["NM1", "IL", "1", _text(subscriber["last_name"]), _text(subscriber.get("first_name")), "", "", "", "MI",
+             subscriber["member_id"].strip()],
+            *_address(claim.patient)]
+
+
+def _other_payer(cob: dict, line_level: bool) -> list[list]:
+    """2330B: the other payer; its adjudication date here only when no 2430 carries it, and its claim number."""
+    payer = cob["payer"]
+    segments = [["NM1", "PR", "2", _text(payer["name"]), "", "", "", "", "PI", payer["payer_id"]]]
+    if not line_level:
+        segments.append(["DTP", "573", "D8", _adjudication_date(cob)])
+    if cob.get("payer_claim_control_number"):
+        segments.append(["REF", "F8", cob["payer_claim_control_number"].strip()])
+    return segments
+
+
+def _line_adjudication(line, cob: dict | None) -> list[list]:
+    """2430: how the other payer answered this line (SVD01 must equal the 2330B payer id)."""
+    answer = (cob or {}).get("lines", {}).get(str(line.position))
+    if answer is None:
+        return []
+    return [["SVD", cob["payer"]["payer_id"], _amount(answer["paid"]), ("HC", line.cpt, *line.modifiers), "",
+             line.units],
+            *_cas_segments(answer.get("adjustments", ())),
+            ["DTP", "573", "D8", _adjudication_date(cob)],
+            ["AMT", "EAF", _amount(answer.get("patient_responsibility", "0"))]]
 
 
 def claim_segments(claim, hl: int = 1) -> list[list]:

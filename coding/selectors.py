@@ -93,7 +93,9 @@ def same_day_lines(visit, *, signed_only: bool = False, rendering_provider=None)
         visits = visits.filter(status=VisitStatus.SIGNED)
     if rendering_provider is not None:
         visits = visits.filter(rendering_provider=rendering_provider)
-    return list(ServiceLine.objects.filter(visit__in=visits).select_related("visit", "coded")
+    # `coded` is prefetched, not joined: while a scrub fills coding_codedline its statistics can still say "empty",
+    # and a join then becomes a nested loop over the whole table on every call.
+    return list(ServiceLine.objects.filter(visit__in=visits).select_related("visit").prefetch_related("coded")
                 .order_by("visit__created_at", "visit_id", "position"))
 
 

@@ -11,6 +11,8 @@
   CLP02, the payer claim control number (CLP07), crossover (NM1*TT), PLB provider adjustments; denials and
   underpayments opened as work items. Nothing is written off.
 - Reversal (CLP02 22): the file carries negative amounts, so the same posting undoes the earlier one.
+- Secondary: once the primary adjudicated and a balance remains with a next coverage on file, the secondary claim
+  is built (denials.secondary), unless the payer crossed the claim over (NM1*TT).
 """
 
 import datetime
@@ -65,6 +67,8 @@ class PostingSummary:
     underpayments_opened: int = 0
     unmatched_claims: int = 0
     unmatched_lines: int = 0
+    secondary_claims_built: int = 0
+    bill_secondary: bool = True
     payments: list = field(default_factory=list)
     message: str = ""
 
@@ -86,7 +90,8 @@ def _as_bytes(content) -> bytes:
     return content if isinstance(content, bytes) else content.encode("utf-8")
 
 
-def era_import(*, file_name: str, content, acting_user=None, dry_run: bool = False) -> dict:
+def era_import(*, file_name: str, content, acting_user=None, dry_run: bool = False,
+               bill_secondary: bool = True) -> dict:
     """Import one 835 file. Returns the summary dict; raises AppError (naming segment and position) for a file that
     cannot be posted, after storing it as quarantined (not on a dry run)."""
     data = _as_bytes(content)
@@ -106,7 +111,8 @@ def era_import(*, file_name: str, content, acting_user=None, dry_run: bool = Fal
                                  "message": i["message"]} for i in issues])
     remittances = parse_835(data, file_name=file_name)
     try:
-        return _post_file(file_name, data, digest, remittances, acting_user, dry_run=dry_run)
+        return _post_file(file_name, data, digest, remittances, acting_user, dry_run=dry_run,
+                          bill_secondary=bill_secondary)
     except _DryRunRollback as rollback:
         return rollback.args[0]
     except IntegrityError:
@@ -150,8 +156,8 @@ def _payee_clinic(remittance: Remittance) -> Clinic:
     return clinic
 
 
-def _post_file(file_name, data, digest, remittances, acting_user, *, dry_run) -> dict:
-    summary = PostingSummary(file=file_name, dry_run=dry_run)
+def _post_file(file_name, data, digest, remittances, acting_user, *, dry_run, bill_secondary) -> dict:
+    summary = PostingSummary(file=file_name, dry_run=dry_run, bill_secondary=bill_secondary)
     with transaction.atomic():
         clinics = [_payee_clinic(r) for r in remittances]
         era_file = EraFile.objects.create(
@@ -241,6 +247,11 @@ def _post_claim(payment, remittance, remit: RemittanceClaim, clinic, payer, summ
     if remit.status_code == DENIED_STATUS and summary.denials_opened == denials_before:
         _open_denial(claim, None, remit.all_adjustments, remit.remarks, remit.charge, payment, payer, summary)
     _update_claim(claim, remit, summary.denials_opened > denials_before, acting_user)
+    if summary.bill_secondary and remit.status_code != REVERSAL_STATUS and not remit.crossover_carrier:
+        from .secondary import maybe_bill_secondary  # posting and secondary billing import each other's helpers
+
+        if maybe_bill_secondary(claim=claim, acting_user=acting_user) is not None:
+            summary.secondary_claims_built += 1
 
 
 class _Poster:
