@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from claims.models import BatchStatus, Claim, ClaimBatch, ClaimStatus
 from clinics.services import access_log_record, api_token_create, role_grant  # noqa: F401
 from coding.services import visit_code
+from denials.models import BankDeposit, EraFile, EraPayment, UnmatchedRemittance
 from eligibility.models import InquiryBatch, PriorAuthorization
 from otbilling.tenancy import Role
 from tests import factories
@@ -96,8 +97,18 @@ def clinic_a_world(clinic_a, clinic_b, payer, make_user, code_sets):
         service_date_from=visit.date_of_service, service_date_to=visit.date_of_service,
         diagnoses=list(visit.diagnoses), total_charge=Decimal("100.00"), batch=batch,
         signed_at=visit.signed_at, submitted_at=visit.signed_at)
+    era_file = EraFile.objects.create(clinic=clinic_a, file_name=f"{MARKER}.835", sha256="e" * 64,
+                                      content=f"ISA*{MARKER}~", status="posted")
+    era_payment = EraPayment.objects.create(clinic=clinic_a, era_file=era_file, payer_identifier="ACME1",
+                                            payee_identifier="1234567893", trace_number=f"{MARKER}-TRN",
+                                            amount=Decimal("100.00"))
+    unmatched = UnmatchedRemittance.objects.create(
+        clinic=clinic_a, payment=era_payment, patient_control_number="CNOTOURS0001",
+        description=f"{MARKER} unmatched", data={"paid": "100.00", "lines": []})
+    BankDeposit.objects.create(clinic=clinic_a, deposit_date=datetime.date(2026, 10, 6), amount=Decimal("5.00"),
+                               trace_number=f"{MARKER}-DEP")
     objects = [patient, coverage, provider, referrer, plan, visit, report, job, token, auth, inquiry_batch, claim,
-               batch, *visit.findings.all()]
+               batch, era_file, unmatched, *visit.findings.all()]
     outsiders = {"no grant": make_user("outsider_none")}
     insiders = {}
     for role in Role:

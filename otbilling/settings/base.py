@@ -179,7 +179,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "nightly-270": {"task": "eligibility.nightly_270", "schedule": crontab(hour=2, minute=30)},
     "collect-271": {"task": "eligibility.collect_271", "schedule": crontab(minute="*/15")},
     "auth-alerts": {"task": "eligibility.auth_alerts", "schedule": crontab(hour=12, minute=0)},
+    "collect-835": {"task": "denials.collect_era", "schedule": crontab(minute="*/15")},
 }
+ERA_INBOX_DIR = os.environ.get("ERA_INBOX_DIR", "")  # empty: <MEDIA_ROOT>/edi/inbox-835
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

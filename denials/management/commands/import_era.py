@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from denials.posting import era_import
+from denials.tasks import content_sha256, match_deposits_of
 from otbilling.errors import AppError
 
 KEYS = ("duplicate", "claims_matched", "lines_posted", "paid_total", "adjustment_total",
@@ -39,6 +40,8 @@ class Command(BaseCommand):
                                  dry_run=dry_run)
         except AppError as exc:
             raise CommandError(exc.message) from exc
+        if not dry_run and not summary["duplicate"]:
+            match_deposits_of(content_sha256(path.read_bytes()))  # bank deposits that were waiting for this payment
         output = {key: summary[key] for key in KEYS}
         output.update({"dry_run": dry_run, "unmatched_lines": summary["unmatched_lines"],
                        "provider_adjustment_total": summary["provider_adjustment_total"]})
