@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from claims.lifecycle import can_move, claim_transition
 from claims.models import Claim, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind, LedgerParty
@@ -343,7 +344,7 @@ def _open_denial(claim, line, adjustments, remarks, amount, payment, payer, summ
     reason_adj = _denial_adjustment(adjustments)
     info = carc_info(reason_adj.reason if reason_adj else "")
     window = (payer or claim.payer).appeal_window_days
-    base = payment.payment_date or datetime.date.today()
+    base = payment.payment_date or timezone.localdate()
     remark_text = "; ".join(f"{r}: {rarc_text(r)}" for r in remarks)
     reason = info.meaning + (f" — {remark_text}" if remark_text else "")
     Denial.objects.create(

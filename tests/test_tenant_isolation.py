@@ -14,10 +14,10 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from claims.models import BatchStatus, Claim, ClaimBatch, ClaimStatus
+from claims.models import BatchStatus, Claim, ClaimBatch, ClaimLine, ClaimStatus, LedgerEntry
 from clinics.services import access_log_record, api_token_create, role_grant  # noqa: F401
 from coding.services import visit_code
-from denials.models import BankDeposit, EraFile, EraPayment, UnmatchedRemittance
+from denials.models import Appeal, BankDeposit, Denial, EraFile, EraPayment, Underpayment, UnmatchedRemittance
 from eligibility.models import InquiryBatch, PriorAuthorization
 from otbilling.tenancy import Role
 from tests import factories
@@ -102,13 +102,27 @@ def clinic_a_world(clinic_a, clinic_b, payer, make_user, code_sets):
     era_payment = EraPayment.objects.create(clinic=clinic_a, era_file=era_file, payer_identifier="ACME1",
                                             payee_identifier="1234567893", trace_number=f"{MARKER}-TRN",
                                             amount=Decimal("100.00"))
+    claim_line = ClaimLine.objects.create(clinic=clinic_a, claim=claim, position=1, visit=visit,
+                                          date_of_service=visit.date_of_service, cpt="97530", units=1,
+                                          charge=Decimal("100.00"), line_control_number="CMATRIXA0001L01")
+    LedgerEntry.objects.create(clinic=clinic_a, claim=claim, claim_line=claim_line, kind="charge", party="payer",
+                               amount=Decimal("100.00"), source="build")
+    denial = Denial.objects.create(clinic=clinic_a, claim=claim, claim_line=claim_line, payment=era_payment,
+                                   group_code="CO", carc="197", category="authorization", reason=f"{MARKER} denial",
+                                   recommended_action="Appeal", amount=Decimal("100.00"),
+                                   appeal_deadline=datetime.date(2099, 1, 1))
+    appeal = Appeal.objects.create(clinic=clinic_a, denial=denial, claim=claim, argument=f"{MARKER} argument",
+                                   letter_pdf=b"%PDF-1.7 matrix", letter_sha256="f" * 64)
+    underpayment = Underpayment.objects.create(clinic=clinic_a, claim=claim, claim_line=claim_line,
+                                               payment=era_payment, expected=Decimal("35.00"),
+                                               allowed=Decimal("30.00"), paid=Decimal("30.00"))
     unmatched = UnmatchedRemittance.objects.create(
         clinic=clinic_a, payment=era_payment, patient_control_number="CNOTOURS0001",
         description=f"{MARKER} unmatched", data={"paid": "100.00", "lines": []})
     BankDeposit.objects.create(clinic=clinic_a, deposit_date=datetime.date(2026, 10, 6), amount=Decimal("5.00"),
                                trace_number=f"{MARKER}-DEP")
     objects = [patient, coverage, provider, referrer, plan, visit, report, job, token, auth, inquiry_batch, claim,
-               batch, era_file, unmatched, *visit.findings.all()]
+               batch, era_file, unmatched, denial, appeal, underpayment, *visit.findings.all()]
     outsiders = {"no grant": make_user("outsider_none")}
     insiders = {}
     for role in Role:
