@@ -47,6 +47,7 @@ PATIENT_GROUP = "PR"
 DENIED_STATUS = "4"
 REVERSAL_STATUS = "22"
 FEE_REDUCTIONS = {"45", "59", "94", "131"}
+PRIOR_PAYER_CARC = "23"
 
 
 def underpayment_tolerance() -> Decimal:
@@ -271,6 +272,10 @@ class _Poster:
 
     def _adjustments(self, line, adjustments, rarcs):
         for adj in adjustments:
+            if self.claim.primary_claim_id and adj.group == "OA" and adj.reason == PRIOR_PAYER_CARC:
+                # The prior payer's part was taken off when the secondary claim was built (denials.secondary).
+                self.summary.adjustment_total += adj.amount
+                continue
             if adj.group != PATIENT_GROUP and is_denial(adj.group, adj.reason):
                 # A denial is never written off on import: the amount stays owed by the payer and a Denial row
                 # sends it to a biller, who appeals, corrects, transfers or writes it off.

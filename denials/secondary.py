@@ -12,7 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from claims.ledger import claim_money
 from claims.lifecycle import claim_created_event
@@ -241,12 +241,45 @@ def _create_claim(primary: Claim, coverage: Coverage, adjudication: dict, acting
         service_date_from=primary.service_date_from, service_date_to=primary.service_date_to,
         diagnoses=list(primary.diagnoses), total_charge=primary.total_charge, signed_at=primary.signed_at,
         status=ClaimStatus.READY, primary_claim=primary, other_payer_adjudication=adjudication, created_by=user)
+    owed = _open_balances_by_line(primary)
     for line in primary.lines.all().order_by("position"):
-        ClaimLine.objects.create(
+        new_line = ClaimLine.objects.create(
             clinic_id=secondary.clinic_id, claim=secondary, position=line.position, service_line=line.service_line,
             visit=line.visit, date_of_service=line.date_of_service, cpt=line.cpt, modifiers=list(line.modifiers),
             units=line.units, charge=line.charge, diagnosis_pointers=list(line.diagnosis_pointers),
             line_control_number=new_line_control_number(secondary, line.position))
         # expected_allowed stays 0: the primary's fee schedule says nothing of what the next payer owes, and a copied
         # value would open a false underpayment when the secondary pays only the remaining balance.
+        _move_balance(primary, line, secondary, new_line, owed.get(line.pk, {}), user)
     return secondary
+
+
+def _open_balances_by_line(primary: Claim) -> dict[int, dict[str, Decimal]]:
+    rows = (LedgerEntry.objects.filter(claim=primary, claim_line__isnull=False)
+            .values("claim_line_id", "party").annotate(total=Sum("amount")))
+    owed: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        if row["total"]:
+            owed[row["claim_line_id"]][row["party"]] = row["total"]
+    return owed
+
+
+def _move_balance(primary, line, secondary, new_line, owed: dict[str, Decimal], user) -> None:
+    """What the primary's line still owes moves to the secondary claim, so A/R counts it once, on the payer now
+    asked. The secondary line carries its full charge (its 835 adjusts against it) less the prior payer's part
+    (OA-23, which posting then does not post again)."""
+    moved = sum(owed.values(), Decimal("0.00"))
+    for party, amount in owed.items():
+        LedgerEntry.objects.create(clinic_id=primary.clinic_id, claim=primary, claim_line=line,
+                                   kind=LedgerKind.TRANSFER, party=party, amount=-amount, source="secondary",
+                                   source_ref=secondary.patient_control_number, reason_code="billed_secondary",
+                                   posted_by=user)
+    LedgerEntry.objects.create(clinic_id=secondary.clinic_id, claim=secondary, claim_line=new_line,
+                               kind=LedgerKind.CHARGE, party=LedgerParty.PAYER, amount=new_line.charge,
+                               source="secondary", source_ref=primary.patient_control_number, posted_by=user)
+    prior_payer_part = new_line.charge - moved
+    if prior_payer_part:
+        LedgerEntry.objects.create(clinic_id=secondary.clinic_id, claim=secondary, claim_line=new_line,
+                                   kind=LedgerKind.ADJUSTMENT, party=LedgerParty.PAYER, amount=-prior_payer_part,
+                                   group_code="OA", carc="23", source="secondary",
+                                   source_ref=primary.patient_control_number, posted_by=user)

@@ -281,3 +281,15 @@ def test_posting_the_primary_bills_the_secondary_by_itself(scene, next_payer):
     secondary = Claim.objects.get(primary_claim=claim)
     assert (secondary.payer.payer_id, secondary.status, secondary.other_payer_adjudication["paid"]) == (
         "BIRCH1", "ready", "85.00")
+
+
+def test_the_balance_moves_to_the_secondary_claim_so_a_r_counts_it_once(scene, next_payer):
+    from claims.ledger import claim_money
+
+    claim = submitted_claim(scene)
+    era_import(file_name="primary.835", content=coinsurance_835(claim))
+    secondary = Claim.objects.get(primary_claim=claim)
+    primary_money, secondary_money = claim_money(claim), claim_money(secondary)
+    assert (primary_money["balance"], primary_money["patient_balance"]) == (Decimal("0.00"), Decimal("0.00"))
+    assert (secondary_money["charged"], secondary_money["adjusted"], secondary_money["balance"]) == (
+        Decimal("180.00"), Decimal("160.00"), Decimal("20.00"))
