@@ -366,7 +366,8 @@ def _update_claim(claim: Claim, remit: RemittanceClaim, denied_any: bool, acting
         claim.payer_claim_control_number = remit.payer_claim_control_number[:50]
     if remit.status_code == REVERSAL_STATUS:
         return  # the repost that follows (or a later file) sets the status
-    if remit.status_code == DENIED_STATUS or remit.paid == ZERO:
+    # Paid nothing because of deductible or contract is processed, not denied: only a refusal makes a denial.
+    if remit.status_code == DENIED_STATUS or (remit.paid == ZERO and denied_any):
         target = ClaimStatus.DENIED
     elif denied_any:
         target = ClaimStatus.PARTIALLY_PAID

@@ -13,8 +13,13 @@ Eligibility is built last, from the finished schedule: benefit checks (271 answe
 enough that every session has one within its payer's window, and approved prior authorizations, one per plan of
 care, for the payers that require them. Its choices come from a third generator seeded from the same number, so
 the sessions are the same with or without it.
+
+With `history=True` (seed_demo's default) the sessions are coded and scrubbed and those more than a week old are
+billed through the real pipeline, answered by the simulated payers of denials.simulator and posted (`_History`):
+the demo opens with months of claims, payments, denials and underpayments. It uses no randomness at all.
 """
 
+import heapq
 import math
 import random
 import uuid
@@ -30,10 +35,14 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
-from django.db import transaction
-from django.db.models import ProtectedError
+from django.db import connection, transaction
+from django.db.models import PROTECT, ProtectedError
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
+from claims.acks import ack_import
+from claims.batches import batch_generate, batches_create
+from claims.models import BatchStatus, Claim, ClaimBatch, ClaimStatus, LedgerEntry
+from claims.services import claims_build
 from clinics.models import (
     ClaimFilingIndicator,
     Clinic,
@@ -51,9 +60,15 @@ from clinics.models import (
 )
 from clinics.services import clinic_create, clinic_record_save, role_grant
 from clinics.validators import npi_is_valid
+from coding.models import CodingStatus, Finding, Severity, VisitCoding
+from coding.services import visit_code
+from coding.tasks import scrub_open_visits
+from denials.posting import era_import
+from denials.simulator import payment_due, simulate_277ca, simulate_835, simulate_999
 from eligibility.authorizations import authorization_save
 from eligibility.models import AuthStatus, BenefitSnapshot, PriorAuthorization, SnapshotSource
 from eligibility.services import manual_verification_record
+from eligibility.transport import Transport
 from eligibility.x271 import BenefitLine
 from otbilling.errors import AppError
 from otbilling.tenancy import Role
@@ -148,6 +163,8 @@ class DemoResult:
     logins: list[tuple[str, str, list[str]]]  # (role label, username, clinic slugs)
     counts: dict[str, int]
     planted: list[Planted]
+    scrub: dict | None = None  # scrub_open_visits' counts, when demo_seed coded the sessions (history)
+    history: dict | None = None  # what _History billed and posted
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1527,6 +1544,183 @@ class _EligibilityBuilder:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# History: the older sessions billed, acknowledged and paid through the real pipeline
+
+UNBILLED_DAYS = 7  # sessions of the last week stay unbilled, for a user to walk through
+HISTORY_BILLERS = {"sprouts": "biller1", "summit": "biller1", "homefirst": "biller2"}
+# Findings a biller overrode (with these reasons) to get an older session out; the simulated payer denies each such
+# line (denials.simulator.DENIALS). Sessions held by any other finding stay in the coding queue.
+HISTORY_OVERRIDES = {
+    "NCCI_CONFLICT": "Therapist says the two services were separate; sent as documented.",
+    "AUTH_EXPIRED": "Authorization renewal requested from the payer; billed while it is pending.",
+    "ELIG_INACTIVE": "Patient says the plan is still active; billed to get the payer's answer.",
+    "COVERAGE_INACTIVE": "Patient says the plan is still active; billed to get the payer's answer.",
+    "POC_MISSING": "Recertification faxed to the physician; billed while waiting for the signature.",
+    "MOD_DISCIPLINE": "Therapist confirmed the modifier as entered.",
+    "RENDERING_NOT_CREDENTIALED": "Credentialing application is pending with the payer.",
+    "ADDON_WITHOUT_PRIMARY": "97129 was billed by another provider the same day.",
+    "TIMELY_FILING": "Proof of timely filing is on file from the clearinghouse.",
+}
+
+
+class _PastTransport(Transport):
+    """The history's 837P files reached the clearinghouse before the demo began: none goes to today's outbox,
+    whose agent would send them again."""
+
+    def deliver(self, file_name: str, content: str) -> str:
+        return f"sent before the demo began ({file_name})"
+
+    def collect(self) -> list[tuple[str, str]]:
+        return []
+
+
+SUBMISSION_EVERY_WEEKS = 2  # the demo clinics' biller sends claims every other Monday (fewer files to check)
+SUBMISSION_MONDAY = date(2024, 1, 1)  # a Monday the cycle counts from
+
+
+def _submission_day(dos: date) -> date:
+    """The first submission Monday after the week of service."""
+    monday = dos + timedelta(days=7 - dos.weekday())
+    while ((monday - SUBMISSION_MONDAY).days // 7) % SUBMISSION_EVERY_WEEKS:
+        monday += timedelta(days=7)
+    return monday
+
+
+def _cycle_days(first: date, last: date) -> list[date]:
+    """Submission Mondays from `first` (one of them) to `last`."""
+    days = []
+    while first <= last:
+        days.append(first)
+        first += timedelta(days=7 * SUBMISSION_EVERY_WEEKS)
+    return days
+
+
+class _History:
+    """Bills every coded session more than UNBILLED_DAYS old through the real pipeline, day by simulated day:
+
+    - on each submission Monday, one batch per clinic and payer (claims_build's claims of the cycle, plus the
+      secondary claims posting built since the last Monday), written and checked by batch_generate and dated that
+      day, then answered by the simulated payer's 999 and, the next day, 277CA (ack_import);
+    - on the payer's payment date, if it has come by `today`, its 835 (era_import, which also builds the secondary
+      claims that go out the next Monday).
+
+    A few blocking findings are overridden first (HISTORY_OVERRIDES), so that denials come back. Timestamps the
+    services stamp themselves (events, postings) are the real clock; the submission times, the file dates and the
+    payment dates in the 835s are the simulated ones.
+    """
+
+    PAY, SUBMIT = 0, 1  # an 835 of the day is posted before that evening's submission
+
+    def __init__(self, *, today: date):
+        self.today = today
+        self.cutoff = today - timedelta(days=UNBILLED_DAYS)  # sessions on or after it stay unbilled
+        self.clinics = {c.slug: c for c in Clinic.objects.filter(slug__in=[spec["key"] for spec in CLINICS])}
+        self.slugs = {c.pk: slug for slug, c in self.clinics.items()}
+        self.billers = {slug: User.objects.get(username=name) for slug, name in HISTORY_BILLERS.items()}
+        self.figures = {"overridden_sessions": 0, "claims": 0, "secondary_claims": 0, "batches": 0, "held_batches": 0,
+                        "remittances": 0, "claims_paid": 0, "awaiting_payment": 0, "paid_total": Decimal("0.00"),
+                        "patient_responsibility_total": Decimal("0.00"), "denials": 0, "underpayments": 0,
+                        "ready_to_send": 0, "unbilled_sessions": 0}
+
+    def run(self) -> dict:
+        self.override_findings()
+        primaries: dict[date, list[Claim]] = {}
+        for claim in self.build_claims():
+            primaries.setdefault(_submission_day(claim.service_date_to), []).append(claim)
+        mondays = _cycle_days(min(primaries, default=self.today), self.today)
+        events = [(day, self.SUBMIT, number, None) for number, day in enumerate(mondays)]
+        heapq.heapify(events)
+        while events:
+            day, kind, _number, batch = heapq.heappop(events)
+            if kind == self.PAY:
+                self.pay(batch)
+                continue
+            for batch in self.submit_cycle(day, primaries.pop(day, [])):
+                due = payment_due(batch.content)
+                if due <= self.today:
+                    heapq.heappush(events, (due, self.PAY, batch.pk, batch))
+                else:
+                    self.figures["awaiting_payment"] += batch.claim_count
+        self.figures["ready_to_send"] = Claim.objects.filter(clinic__in=self.clinics.values(),
+                                                             status=ClaimStatus.READY).count()
+        self.figures["unbilled_sessions"] = Visit.objects.filter(
+            clinic__in=self.clinics.values(), status=VisitStatus.SIGNED, date_of_service__gte=self.cutoff).count()
+        return self.figures
+
+    def override_findings(self) -> None:
+        """Written with the ORM, then coded with the demo's `today`: finding_override codes the visit again with the
+        wall clock, which would move date-driven findings (timely filing) and drop the override it just made."""
+        held = (VisitCoding.objects.filter(clinic__in=self.clinics.values(), status=CodingStatus.HELD,
+                                           visit__date_of_service__lt=self.cutoff)
+                .select_related("visit__clinic").order_by("visit__date_of_service", "visit_id"))
+        for coding in held:
+            visit = coding.visit
+            blocking = list(visit.findings.filter(severity=Severity.BLOCKING, overridden_by__isnull=True))
+            if not blocking or any(f.rule_id not in HISTORY_OVERRIDES for f in blocking):
+                continue
+            at = datetime.combine(visit.date_of_service + timedelta(days=1), time(17, 0), tzinfo=zoneinfo.ZoneInfo(
+                "UTC"))
+            for finding in blocking:
+                finding.overridden_by = self.billers[visit.clinic.slug]
+                finding.override_reason = HISTORY_OVERRIDES[finding.rule_id]
+                finding.overridden_at = at
+            Finding.objects.bulk_update(blocking, ["overridden_by", "override_reason", "overridden_at"])
+            visit_code(visit=visit, today=self.today)
+            self.figures["overridden_sessions"] += 1
+
+    def build_claims(self) -> list[Claim]:
+        """claims_build bills every billable session; the last week's claims are removed again at once (nothing
+        refers to them yet), so those sessions stay unbilled."""
+        built: list[Claim] = []
+        for slug in sorted(self.clinics):
+            built += claims_build(clinic=self.clinics[slug], acting_user=self.billers[slug]).claims
+        recent = {c.pk for c in built if c.service_date_to >= self.cutoff}
+        LedgerEntry.objects.filter(claim_id__in=recent).delete()
+        Claim.objects.filter(pk__in=recent).delete()
+        older = [c for c in built if c.pk not in recent]
+        self.figures["claims"] = len(older)
+        return older
+
+    def submit_cycle(self, day: date, primaries: list[Claim]) -> list[ClaimBatch]:
+        """One batch per clinic and payer of the cycle's claims and the secondary claims waiting to go."""
+        secondaries = list(Claim.objects.filter(clinic__in=self.clinics.values(), status=ClaimStatus.READY,
+                                                primary_claim__isnull=False).order_by("pk"))
+        self.figures["secondary_claims"] += len(secondaries)
+        groups: dict[tuple[str, int], list[Claim]] = {}
+        for claim in primaries + secondaries:
+            groups.setdefault((self.slugs[claim.clinic_id], claim.payer_id), []).append(claim)
+        at = datetime.combine(day, time(22, 0), tzinfo=zoneinfo.ZoneInfo("UTC"))
+        return [batch for (slug, _payer), claims in sorted(groups.items())
+                if (batch := self.submit(slug, claims, at)) is not None]
+
+    def submit(self, slug: str, claims: list[Claim], at: datetime) -> ClaimBatch | None:
+        biller = self.billers[slug]
+        [batch] = batches_create(claims=claims, acting_user=biller, queue=False)
+        batch = batch_generate(batch=batch, transport=_PastTransport(), now=at)
+        self.figures["batches"] += 1
+        if batch.status != BatchStatus.RELEASED:
+            self.figures["held_batches"] += 1
+            return None
+        name = batch.file_name.removeprefix("837P_")
+        ack_import(file_name=f"999_{name}", content=simulate_999(batch.content), acting_user=biller)
+        ack_import(file_name=f"277CA_{name}", content=simulate_277ca(batch.content), acting_user=biller)
+        return batch
+
+    def pay(self, batch: ClaimBatch) -> None:
+        slug = self.slugs[batch.clinic_id]
+        name = batch.file_name.removeprefix("837P_")
+        posted = era_import(file_name=f"835_{name}", content=simulate_835(batch.content, today=self.today),
+                            acting_user=self.billers[slug])
+        figures = self.figures
+        figures["remittances"] += 1
+        figures["claims_paid"] += posted["claims_matched"]
+        figures["paid_total"] += Decimal(posted["paid_total"])
+        figures["patient_responsibility_total"] += Decimal(posted["patient_responsibility_total"])
+        figures["denials"] += posted["denials_opened"]
+        figures["underpayments"] += posted["underpayments_opened"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Deleting demo clinics
 
 def _clinic_owned_models() -> list:
@@ -1555,6 +1749,23 @@ def _clinic_owned_models() -> list:
     return ordered
 
 
+def _clinic_filed_models() -> list:
+    """Models whose `clinic` is optional but protects the clinic (imported 835 and acknowledgment files): their
+    rows of a demo clinic go with it. Rows that merely log the clinic (SET_NULL, e.g. the access log) stay."""
+    filed = []
+    for model in apps.get_models():
+        if issubclass(model, pghistory.models.Event) or model._meta.proxy or not model._meta.managed:
+            continue
+        try:
+            clinic_field = model._meta.get_field("clinic")
+        except FieldDoesNotExist:
+            continue
+        if (clinic_field.many_to_one and clinic_field.related_model is Clinic and clinic_field.null
+                and clinic_field.remote_field.on_delete is PROTECT):
+            filed.append(model)
+    return filed
+
+
 @transaction.atomic
 def delete_clinics(clinics: list[Clinic]) -> None:
     """Delete clinics and every row they own, in dependency order, plus their object permissions."""
@@ -1571,6 +1782,8 @@ def delete_clinics(clinics: list[Clinic]) -> None:
         except ProtectedError as exc:
             raise AppError(f"Cannot remove the demo clinics: {model._meta.verbose_name_plural} are still "
                            f"referenced ({exc.args[0]}).", code="demo_conflict") from exc
+    for model in _clinic_filed_models():
+        model.objects.filter(clinic__in=pks).delete()
     content_type = ContentType.objects.get_for_model(Clinic)
     object_pks = [str(pk) for pk in pks]
     for perm_model in (get_user_obj_perms_model(), get_group_obj_perms_model()):
@@ -1578,7 +1791,25 @@ def delete_clinics(clinics: list[Clinic]) -> None:
     Clinic.objects.filter(pk__in=pks).delete()
 
 
-def demo_seed(*, seed: int, today: date) -> DemoResult:
-    """Remove the demo clinics' data and build it again for `seed`, with three months of sessions before `today`."""
+def demo_seed(*, seed: int, today: date, history: bool = False) -> DemoResult:
+    """Remove the demo clinics' data and build it again for `seed`, with three months of sessions before `today`.
+
+    With `history`, the sessions are also coded and scrubbed, and the older ones billed, acknowledged and paid
+    through the real pipeline (see `_History`); `result.scrub` and `result.history` hold the figures. Without it
+    (the default), coding and billing are left to the caller, as the tests of the raw demo expect.
+    """
     with transaction.atomic(), pghistory.context(source="seed_demo", seed=seed):
-        return _Builder(seed=seed, today=today).build()
+        result = _Builder(seed=seed, today=today).build()
+        if history:
+            _analyze()
+            result.scrub = scrub_open_visits(today=today.isoformat())
+            _analyze()
+            result.history = _History(today=today).run()
+    return result
+
+
+def _analyze() -> None:
+    """Planner statistics that see the rows just written (still uncommitted): without them PostgreSQL takes the
+    fresh tables for empty and plans nested loops over them."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")

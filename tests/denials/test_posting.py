@@ -261,3 +261,14 @@ def test_two_concurrent_imports_post_once(clinic_a, code_sets):
     assert sorted(r["duplicate"] for r in results) == [False, True]
     assert EraPayment.objects.count() == 1
     assert LedgerEntry.objects.filter(kind="payment").count() == 2
+
+
+def test_a_claim_paid_nothing_because_of_the_deductible_is_paid_not_denied(claim):
+    body = (clp(claim, "1", "180.00", "0.00", patient="105.00")
+            + svc(claim, 1, "97530", "120.00", "0.00", 2, ("CO", "45", "50.00"), ("PR", "1", "70.00"))
+            + svc(claim, 2, "97535", "60.00", "0.00", 1, ("CO", "45", "25.00"), ("PR", "1", "35.00")))
+    summary = post(era(body, "0"))
+    assert summary["denials_opened"] == 0
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PAID
+    assert claim_money(claim)["patient_balance"] == D("105.00")

@@ -1,4 +1,5 @@
-"""`manage.py seed_demo [--seed N] [--today YYYY-MM-DD]`: (re)build the demo clinics and print the logins."""
+"""`manage.py seed_demo [--seed N] [--today YYYY-MM-DD] [--no-scrub] [--no-history]`: (re)build the demo clinics,
+code and scrub their sessions, bill the older ones through the real pipeline, and print the logins."""
 
 import time
 from datetime import date
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from coding.codesets import code_sets_load
 from coding.tasks import scrub_open_visits
-from otbilling.demo import PLANTED_PROBLEMS, demo_seed
+from otbilling.demo import PLANTED_PROBLEMS, UNBILLED_DAYS, demo_seed
 from otbilling.errors import AppError
 
 
@@ -21,34 +22,44 @@ def _parse_day(value: str) -> date:
 
 class Command(BaseCommand):
     help = ("Remove the demo clinics (sprouts, summit, homefirst) and build them again: payers, fee schedules, "
-            "providers, ~60 patients, plans of care and three months of sessions before --today. The same --seed "
-            "and --today always give the same data.")
+            "providers, ~60 patients, plans of care and three months of sessions before --today, coded and "
+            "scrubbed; the sessions more than a week old are billed, acknowledged and paid by the simulated payers "
+            "(claims, payments, denials, underpayments). The same --seed and --today always give the same data.")
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
         parser.add_argument("--no-scrub", action="store_true",
-                            help="Skip coding and scrubbing the sessions after building them (faster).")
+                            help="Skip coding and scrubbing the sessions after building them (faster; implies "
+                                 "--no-history).")
+        parser.add_argument("--no-history", action="store_true",
+                            help="Leave every session unbilled: no claims, 837P files, acknowledgments or 835s.")
         parser.add_argument("--today", type=_parse_day, default=None,
                             help="Anchor date YYYY-MM-DD; sessions fall in the 13 weeks before it (default: today).")
 
-    def handle(self, *args, seed: int, today: date | None, no_scrub: bool = False, **options):
+    def handle(self, *args, seed: int, today: date | None, no_scrub: bool = False, no_history: bool = False,
+               **options):
         real_today = timezone.localdate()
         today = today or real_today
         if today > real_today:
             raise CommandError(f"--today {today:%Y-%m-%d} is in the future: sessions cannot be dated after "
                                f"{real_today:%Y-%m-%d}.")
+        history = not (no_scrub or no_history)
         started = time.monotonic()
         code_sets_load()
         try:
-            result = demo_seed(seed=seed, today=today)
+            result = demo_seed(seed=seed, today=today, history=history)
         except AppError as exc:
             raise CommandError(exc.message) from exc
         elapsed = time.monotonic() - started
         self._print(result, elapsed)
-        if not no_scrub:
+        counts = result.scrub
+        if counts is None and not no_scrub:
             counts = scrub_open_visits(today=today.isoformat())
+        if counts is not None:
             self.stdout.write(f"Coded and scrubbed {counts['visits']} sessions: {counts['billable']} billable, "
                               f"{counts['held']} held by findings (see the coding queue).")
+        if result.history is not None:
+            self._print_history(result.history)
 
     def _print(self, result, elapsed: float) -> None:
         out = self.stdout
@@ -74,3 +85,15 @@ class Command(BaseCommand):
             where = "; ".join(f"{p.clinic} {p.mrn}" + (f" {p.date_of_service:%Y-%m-%d}" if p.date_of_service else "")
                               for p in hits)
             out.write(f"  {key} ({len(hits)}): {where}")
+
+    def _print_history(self, h: dict) -> None:
+        self.stdout.write(
+            f"History: {h['claims']} claims of the sessions more than {UNBILLED_DAYS} days old and "
+            f"{h['secondary_claims']} secondary claims sent in {h['batches']} 837P batches ({h['held_batches']} held), "
+            "accepted by 999 and 277CA; "
+            f"{h['remittances']} 835s posted for {h['claims_paid']} claims: ${h['paid_total']:.2f} paid, "
+            f"${h['patient_responsibility_total']:.2f} patient responsibility, {h['denials']} denials and "
+            f"{h['underpayments']} underpayments opened ({h['overridden_sessions']} sessions were sent past an "
+            f"overridden finding). {h['awaiting_payment']} claims await payment and {h['ready_to_send']} are ready for "
+            f"the next submission; {h['unbilled_sessions']} signed sessions of the last {UNBILLED_DAYS} days are "
+            "left unbilled.")
