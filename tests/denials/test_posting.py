@@ -272,3 +272,14 @@ def test_a_claim_paid_nothing_because_of_the_deductible_is_paid_not_denied(claim
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.PAID
     assert claim_money(claim)["patient_balance"] == D("105.00")
+
+
+def test_mppr_reduction_is_contractual_not_a_denial_or_underpayment(claim):
+    body = (clp(claim, "1", "180.00", "105.00")
+            + svc(claim, 1, "97530", "120.00", "70.00", 2, ("CO", "45", "50.00"))
+            + svc(claim, 2, "97535", "60.00", "35.00", 1, ("CO", "45", "15.00"), ("CO", "59", "10.00")))
+    summary = post(era(body, "105.00"))
+    assert (summary["denials_opened"], summary["underpayments_opened"]) == (0, 0)
+    mppr = LedgerEntry.objects.get(carc="59")
+    assert (mppr.kind, mppr.group_code, mppr.amount, mppr.claim_line.position) == ("adjustment", "CO", D("-10.00"), 2)
+    assert claim_money(claim)["balance"] == D("0.00")
