@@ -4,6 +4,7 @@ import datetime
 import logging
 
 from celery import shared_task
+from django.db import connection
 from django.utils import timezone
 
 from visits.models import Visit
@@ -24,6 +25,17 @@ def code_visit(visit_id: int) -> str | None:
     if visit is None:
         return None
     return visit_code(visit=visit).status
+
+
+ANALYZE_EVERY = 200
+
+
+def _refresh_coding_statistics() -> None:
+    """A long scrub fills the coding tables; when it runs in one transaction (seeding, imports) autovacuum cannot see
+    those rows and the planner keeps taking the tables for empty, choosing nested loops that grow with every visit.
+    ANALYZE of these three tables takes milliseconds and sees the transaction's own rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE coding_codedline, coding_visitcoding, coding_finding")
 
 
 @shared_task(name="coding.scrub_open_visits")
@@ -49,6 +61,8 @@ def scrub_open_visits(today: str | None = None, clinic_id: int | None = None) ->
             continue
         counts["visits"] += 1
         counts["billable" if coding.status == CodingStatus.BILLABLE else "held"] += 1
+        if counts["visits"] % ANALYZE_EVERY == 0:
+            _refresh_coding_statistics()
     if failed:
         counts["failed"] = failed
     return counts
