@@ -17,17 +17,16 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Concat
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from clinics.current import current_clinic
+from clinics.current import switched_filter_data as _switched_data
 from clinics.models import AccessAction
 from clinics.services import access_log_record
 from clinics.views import paginate
@@ -40,6 +39,8 @@ from otbilling.tenancy import (
     get_visible_or_404,
     user_has_clinic_perm,
 )
+from otbilling.tenancy import require_perm_on_some_clinic as _require_any
+from otbilling.web import safe_next as _safe_next
 from visits.diagnoses import describe_icd10
 
 from . import services
@@ -76,28 +77,6 @@ SORT_KEYS = {
     "payer": (F("payer__name"), "text", False),
     "status": (F("status"), "text", False),
 }
-
-
-def _require_any(user, perm: str, message: str) -> None:
-    if not clinics_visible_to(user, perm).exists():
-        raise PermissionDenied(message)
-
-
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return fallback
-
-
-def _switched_data(request):
-    """The GET filters, with the clinic switcher's clinic when the form names none."""
-    data = request.GET.copy()
-    switcher = current_clinic(request)
-    if "clinic" not in data and switcher is not None:
-        data["clinic"] = str(switcher.public_id)
-    return data
 
 
 # --- worklist -----------------------------------------------------------------------------------------------------

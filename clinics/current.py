@@ -17,3 +17,12 @@ def set_current_clinic(request, clinic) -> None:
         request.session.pop(SESSION_KEY, None)
     else:
         request.session[SESSION_KEY] = str(clinic.public_id)
+
+
+def switched_filter_data(request):
+    """The GET filters of a worklist, with the clinic switcher's clinic when the form names none."""
+    data = request.GET.copy()
+    switcher = current_clinic(request)
+    if "clinic" not in data and switcher is not None:
+        data["clinic"] = str(switcher.public_id)
+    return data

@@ -17,7 +17,6 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -40,6 +39,7 @@ from otbilling.tenancy import (
     resolve_in_clinic,
     user_has_clinic_perm,
 )
+from otbilling.tenancy import require_perm_on_some_clinic as _require_any
 
 from . import manual, reconcile
 from .forms_era import (
@@ -69,11 +69,6 @@ POLL_SECONDS = 2
 MAX_POLLS = 150  # five minutes of waiting before the page stops polling and says so
 SUGGESTIONS = 10
 UNMATCHED_STATES = {"open": "Open", "resolved": "Matched", "all": "All"}
-
-
-def _require_any(user, perm: str, message: str) -> None:
-    if not clinics_visible_to(user, perm).exists():
-        raise PermissionDenied(message)
 
 
 def _require_era_reader(user) -> None:

@@ -19,6 +19,7 @@ from clinics.services import access_log_record
 from clinics.views import paginate, require_edit
 from otbilling.errors import AppError
 from otbilling.tenancy import EDIT_SESSIONS, VIEW_PHI, clinics_visible_to, get_visible_or_404
+from otbilling.tenancy import require_perm_on_some_clinic as _require_any
 
 from . import services
 from .forms import BatchCreateForm, ManualVerificationForm, ResponseUploadForm, WorklistFilterForm, tomorrow
@@ -27,11 +28,6 @@ from .selectors import WorklistStatus, eligibility_worklist, latest_snapshot
 
 RECENT_FILES = 10
 WHO_WHEN_FIELDS = ("source", "checked_at", "checked_by_name", "reference_number", "notes", "is_active")
-
-
-def _require_any(user, perm: str, message: str) -> None:
-    if not clinics_visible_to(user, perm).exists():
-        raise PermissionDenied(message)
 
 
 # --- worklist -----------------------------------------------------------------------------------------------------

@@ -55,6 +55,14 @@ def clinics_visible_to(user, perm: str = VIEW_PHI):
     )
 
 
+def require_perm_on_some_clinic(user, perm: str, message: str) -> None:
+    """403 for a page that lists data across clinics when the user holds `perm` on none of them."""
+    from django.core.exceptions import PermissionDenied
+
+    if not clinics_visible_to(user, perm).exists():
+        raise PermissionDenied(message)
+
+
 def user_has_clinic_perm(user, clinic, perm: str) -> bool:
     return clinics_visible_to(user, perm).filter(pk=clinic.pk).exists()
 
