@@ -116,7 +116,7 @@ def build_claims(count: int, lines_per_claim: int) -> list[Claim]:
         for claim, visit in zip(claims, visits, strict=True) for p in range(1, lines_per_claim + 1))
     LedgerEntry.objects.bulk_create(
         LedgerEntry(clinic=clinic, claim_id=line.claim_id, claim_line=line, kind=LedgerKind.CHARGE,
-                    party=LedgerParty.PAYER, amount=line.charge, source="build") for line in lines)
+                    party=LedgerParty.PAYER, amount=line.charge, source="build", effective_date=DOS) for line in lines)
     return claims
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from clinics.models import MONEY, Clinic, Coverage, Patient, Payer, Provider, ReferringProvider, track_history
 from otbilling.tenancy import ClinicScopedQuerySet
@@ -299,13 +300,19 @@ class LedgerEntry(models.Model):
     posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
     posted_at = models.DateTimeField(auto_now_add=True)
+    # Reports count money on this date, not on posted_at: an 835 imported late still belongs to the month it paid.
+    effective_date = models.DateField(
+        default=timezone.localdate,
+        help_text="Accounting date: the day of service for a charge, BPR16 for an 835's rows, the EOB's date for a "
+                  "manual posting, otherwise the day it was posted.")
 
     objects = ClinicScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["claim", "posted_at", "pk"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["clinic", "kind", "posted_at"]), models.Index(fields=["source", "source_ref"])]
+        indexes = [models.Index(fields=["clinic", "kind", "posted_at"]), models.Index(fields=["source", "source_ref"]),
+                   models.Index(fields=["clinic", "effective_date"])]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(condition=~Q(kind="charge") | Q(amount__gt=0) | Q(reverses__isnull=False),

@@ -118,7 +118,8 @@ def _build_one(visits: list[Visit], *, acting_user) -> Claim:
                 auth_number=line_auth.number if line_auth and line_auth.codes.exists() else "")
             LedgerEntry.objects.create(clinic_id=claim.clinic_id, claim=claim, claim_line=claim_line,
                                        kind=LedgerKind.CHARGE, party=LedgerParty.PAYER, amount=coded.charge,
-                                       source="build", posted_by=claim.created_by)
+                                       source="build", posted_by=claim.created_by,
+                                       effective_date=visit.date_of_service)
             total += coded.charge
     if position == 0:
         raise AppError("No line of these visits has a billable unit.", code="nothing_to_bill")

@@ -113,8 +113,8 @@ def _post_line(item, remit_claim: RemittanceClaim, remit_line: RemittanceLine, c
     if already and not remit_claim.is_reversal:
         raise AppError(f"Line {line.position} ({line.cpt}) already has a payment from this remittance; choose "
                        "another line.", code="invalid", field="line")
-    _Poster(claim=claim, source_ref=str(payment.public_id), acting_user=acting_user, summary=summary).line(
-        line, remit_line)
+    _Poster(claim=claim, source_ref=str(payment.public_id), acting_user=acting_user, summary=summary,
+            effective_date=payment.effective_date).line(line, remit_line)
     _open_line_work(claim, line, remit_line, payment, payment.payer, summary, remit_claim)
     denied_any = Denial.objects.filter(claim=claim, payment=payment).exists()
     _update_claim(claim, remit_claim, denied_any, acting_user)
@@ -158,8 +158,9 @@ class _ManualPoster(_Poster):
     """Posting's ledger rows (payment, adjustments, PR moved to the patient, denials left owed), marked as a manual
     posting that names its EOB."""
 
-    def __init__(self, *, claim, source_ref, note, acting_user, summary):
-        super().__init__(claim=claim, source_ref=source_ref, acting_user=acting_user, summary=summary)
+    def __init__(self, *, claim, source_ref, note, acting_user, summary, effective_date):
+        super().__init__(claim=claim, source_ref=source_ref, acting_user=acting_user, summary=summary,
+                         effective_date=effective_date)
         self.note = note
 
     def _entry(self, line, kind, party, amount, group="", carc="", rarcs=()):
@@ -168,7 +169,7 @@ class _ManualPoster(_Poster):
         LedgerEntry.objects.create(clinic_id=self.claim.clinic_id, claim=self.claim, claim_line=line, kind=kind,
                                    party=party, amount=amount, group_code=group, carc=carc[:5],
                                    rarcs=[r[:7] for r in rarcs], source=MANUAL, source_ref=self.source_ref,
-                                   note=self.note[:300], posted_by=self.user)
+                                   note=self.note[:300], posted_by=self.user, effective_date=self.effective_date)
 
 
 def manual_posting_record(*, claim: Claim, lines: list[dict], acting_user, source: str, reference: str,
@@ -201,7 +202,7 @@ def manual_posting_record(*, claim: Claim, lines: list[dict], acting_user, sourc
                            field="lines")
         summary = PostingSummary(file=note)
         poster = _ManualPoster(claim=locked, source_ref=source_ref, note=note, acting_user=acting_user,
-                               summary=summary)
+                               summary=summary, effective_date=payment_date)
         for line, answer in answers:
             poster.line(line, answer)
             _open_manual_denial(locked, line, answer, payment_date, summary)

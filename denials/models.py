@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from claims.models import Claim, ClaimLine
 from clinics.models import MONEY, Clinic, Payer, track_history
@@ -79,6 +80,11 @@ class EraPayment(models.Model):
 
     def __str__(self):
         return f"{self.payer_name or self.payer_identifier} {self.trace_number} ${self.amount}"
+
+    @property
+    def effective_date(self):
+        """The day the payer paid (BPR16), else the day it was posted: the ledger rows' accounting date."""
+        return self.payment_date or timezone.localdate(self.posted_at)
 
 
 class ProviderAdjustment(models.Model):

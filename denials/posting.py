@@ -222,7 +222,8 @@ def _post_claim(payment, remittance, remit: RemittanceClaim, clinic, payer, summ
         crossover_payer_name=(remit.crossover_carrier.last[:60] if remit.crossover_carrier else ""),
         crossover_payer_id=(remit.crossover_carrier.id[:80] if remit.crossover_carrier else ""))
     source_ref = str(payment.public_id)
-    post = _Poster(claim=claim, source_ref=source_ref, acting_user=acting_user, summary=summary)
+    post = _Poster(claim=claim, source_ref=source_ref, acting_user=acting_user, summary=summary,
+                   effective_date=payment.effective_date)
     denials_before = summary.denials_opened
     if remit.lines:
         lines = list(claim.lines.all())
@@ -259,8 +260,9 @@ def _post_claim(payment, remittance, remit: RemittanceClaim, clinic, payer, summ
 class _Poster:
     """Writes the ledger rows of one claim's remittance."""
 
-    def __init__(self, *, claim, source_ref, acting_user, summary):
+    def __init__(self, *, claim, source_ref, acting_user, summary, effective_date):
         self.claim, self.source_ref, self.user, self.summary = claim, source_ref, _user(acting_user), summary
+        self.effective_date = effective_date
 
     def _entry(self, line, kind, party, amount, group="", carc="", rarcs=()):
         if amount == ZERO:
@@ -268,7 +270,7 @@ class _Poster:
         LedgerEntry.objects.create(clinic_id=self.claim.clinic_id, claim=self.claim, claim_line=line, kind=kind,
                                    party=party, amount=amount, group_code=group, carc=carc[:5],
                                    rarcs=[r[:7] for r in rarcs], source="835", source_ref=self.source_ref,
-                                   posted_by=self.user)
+                                   posted_by=self.user, effective_date=self.effective_date)
 
     def _adjustments(self, line, adjustments, rarcs):
         for adj in adjustments:

@@ -224,8 +224,7 @@ def _subscriber(coverage: Coverage) -> dict:
 
 
 def _adjudication_date(remittance: ClaimRemittance) -> datetime.date:
-    payment = remittance.payment
-    return payment.payment_date or payment.posted_at.date()
+    return remittance.payment.effective_date
 
 
 # --- the new claim ----------------------------------------------------------------------------------------------
@@ -250,7 +249,8 @@ def _create_claim(primary: Claim, coverage: Coverage, adjudication: dict, acting
             line_control_number=new_line_control_number(secondary, line.position))
         # expected_allowed stays 0: the primary's fee schedule says nothing of what the next payer owes, and a copied
         # value would open a false underpayment when the secondary pays only the remaining balance.
-        _move_balance(primary, line, secondary, new_line, owed.get(line.pk, {}), user)
+        _move_balance(primary, line, secondary, new_line, owed.get(line.pk, {}), user,
+                      on=datetime.date.fromisoformat(adjudication["adjudicated_on"]))
     return secondary
 
 
@@ -264,7 +264,7 @@ def _open_balances_by_line(primary: Claim) -> dict[int, dict[str, Decimal]]:
     return owed
 
 
-def _move_balance(primary, line, secondary, new_line, owed: dict[str, Decimal], user) -> None:
+def _move_balance(primary, line, secondary, new_line, owed: dict[str, Decimal], user, *, on: datetime.date) -> None:
     """What the primary's line still owes moves to the secondary claim, so A/R counts it once, on the payer now
     asked. The secondary line carries its full charge (its 835 adjusts against it) less the prior payer's part
     (OA-23, which posting then does not post again)."""
@@ -273,13 +273,14 @@ def _move_balance(primary, line, secondary, new_line, owed: dict[str, Decimal], 
         LedgerEntry.objects.create(clinic_id=primary.clinic_id, claim=primary, claim_line=line,
                                    kind=LedgerKind.TRANSFER, party=party, amount=-amount, source="secondary",
                                    source_ref=secondary.patient_control_number, reason_code="billed_secondary",
-                                   posted_by=user)
+                                   posted_by=user, effective_date=on)
     LedgerEntry.objects.create(clinic_id=secondary.clinic_id, claim=secondary, claim_line=new_line,
                                kind=LedgerKind.CHARGE, party=LedgerParty.PAYER, amount=new_line.charge,
-                               source="secondary", source_ref=primary.patient_control_number, posted_by=user)
+                               source="secondary", source_ref=primary.patient_control_number, posted_by=user,
+                               effective_date=on)
     prior_payer_part = new_line.charge - moved
     if prior_payer_part:
         LedgerEntry.objects.create(clinic_id=secondary.clinic_id, claim=secondary, claim_line=new_line,
                                    kind=LedgerKind.ADJUSTMENT, party=LedgerParty.PAYER, amount=-prior_payer_part,
                                    group_code="OA", carc="23", source="secondary",
-                                   source_ref=primary.patient_control_number, posted_by=user)
+                                   source_ref=primary.patient_control_number, posted_by=user, effective_date=on)
