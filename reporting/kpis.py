@@ -79,10 +79,12 @@ DEFINITIONS: dict[str, Definition] = {
         Decimal("0.10"), higher_is_better=False),
     "net_collection_rate": Definition(
         "Net collection rate", "percent",
-        "Payments posted in the period (payer and patient) ÷ (gross charges − contractual adjustments (CO) of the "
-        "period).", Decimal("0.95")),
+        "For the claims adjudicated in the period (with the secondary claims billed after them): payments from "
+        "payers and patients ÷ (charges − contractual adjustments (CO)), all money up to the end of the period. "
+        "A denied claim still unpaid lowers it; a late month is not skewed by last month's cash.", Decimal("0.95")),
     "gross_collection_rate": Definition(
-        "Gross collection rate", "percent", "Payments posted in the period ÷ gross charges of the period."),
+        "Gross collection rate", "percent",
+        "For the same claims as the net collection rate: payments ÷ gross charges."),
     "resubmission_rate": Definition(
         "Resubmission rate", "percent",
         "Claims first submitted in the period that are corrections (frequency 7 or 8) or were sent again after a "
@@ -347,6 +349,7 @@ def compute(scope: Scope, *, baseline: Scope | None = None) -> Kpis:
     kpis = Kpis(scope=scope)
     _claim_rates(scope, kpis)
     _money(scope, kpis)
+    _collection(scope, kpis)
     _ar(scope, kpis)
     _lags(scope, kpis)
     _per_visit(scope, kpis)
@@ -385,6 +388,24 @@ def denied_dollars(scope: Scope) -> Decimal:
     return sum((amount for amount in denials.values_list("amount", flat=True)), ZERO)
 
 
+def collection_claims(scope: Scope):
+    """The claims adjudicated in the period and the secondary claims billed after them (one family's money)."""
+    adjudicated = adjudicated_claims(scope).values("pk")
+    return Claim.objects.filter(clinic_id__in=scope.clinic_ids).filter(
+        Q(pk__in=adjudicated) | Q(primary_claim__in=adjudicated))
+
+
+def _collection(scope: Scope, kpis: Kpis) -> None:
+    rows = LedgerEntry.objects.filter(claim__in=collection_claims(scope), effective_date__lte=scope.end)
+    charges = _sum(rows.filter(kind=LedgerKind.CHARGE).exclude(source="secondary"))
+    contractual = -_sum(rows.filter(kind=LedgerKind.ADJUSTMENT, group_code="CO"))
+    collected = -_sum(rows.filter(kind__in=(LedgerKind.PAYMENT, LedgerKind.PATIENT_PAYMENT)))
+    m = kpis.money
+    m["collection_charges"], m["collection_contractual"], m["collection_payments"] = charges, contractual, collected
+    kpis.values["net_collection_rate"] = ratio(collected, charges - contractual)
+    kpis.values["gross_collection_rate"] = ratio(collected, charges)
+
+
 def _money(scope: Scope, kpis: Kpis) -> None:
     in_period = {"effective_date__range": (scope.start, scope.end)}
     m = kpis.money
@@ -397,8 +418,6 @@ def _money(scope: Scope, kpis: Kpis) -> None:
     v = kpis.values
     v["revenue"] = m["payments"]
     v["charges"] = m["charges"]
-    v["net_collection_rate"] = ratio(m["payments"], m["charges"] - m["contractual_adjustments"])
-    v["gross_collection_rate"] = ratio(m["payments"], m["charges"])
 
 
 def _ar(scope: Scope, kpis: Kpis) -> None:
@@ -585,8 +604,8 @@ DRILLS = {
     "denial_rate": (denied_claims, adjudicated_claims),
     "denial_rate_dollars": (denied_claims, adjudicated_claims),
     "resubmission_rate": (resubmitted_claims, submitted_claims),
-    "net_collection_rate": (lambda s: ledger_claims(s, "payments"), lambda s: ledger_claims(s, "charges")),
-    "gross_collection_rate": (lambda s: ledger_claims(s, "payments"), lambda s: ledger_claims(s, "charges")),
+    "net_collection_rate": (collection_claims,) * 2,
+    "gross_collection_rate": (collection_claims,) * 2,
     "revenue": (lambda s: ledger_claims(s, "payments"),) * 2,
     "revenue_growth_previous": (lambda s: ledger_claims(s, "payments"), lambda s: ledger_claims(s.previous(),
                                                                                                "payments")),

@@ -154,8 +154,18 @@ def test_money_of_the_month_nets_the_reversal_and_repost(ledger, clinic_a):
     assert (result.money["payments"], result.money["payer_payments"]) == (D("189.00"), D("189.00"))
     # Contractual: C1 75 − 75 + 75, C3 75.
     assert result.money["contractual_adjustments"] == D("150.00")
-    assert result["net_collection_rate"] == D("0.3316")  # 189 / (720 − 150)
-    assert result["gross_collection_rate"] == D("0.2625")  # 189 / 720
+
+
+def test_collection_rates_are_measured_on_the_claims_adjudicated_in_the_period(ledger, clinic_a):
+    scope = september(clinic_a)
+    result = kpis.compute(scope)
+    # C1, C2 and C3: charges 540.00, contractual 150.00, collected 105.00 + 0.00 (C2 denied) + 84.00.
+    money = result.money
+    assert (money["collection_charges"], money["collection_contractual"], money["collection_payments"]) == (
+        D("540.00"), D("150.00"), D("189.00"))
+    assert result["net_collection_rate"] == D("0.4846")  # 189 / 390
+    assert result["gross_collection_rate"] == D("0.3500")  # 189 / 540
+    assert pcns(kpis.drill_claims(scope, "net_collection_rate")) == names(ledger, "C1", "C2", "C3")
 
 
 def test_ar_aging_days_in_ar_and_aged_shares_at_month_end(ledger, clinic_a):
