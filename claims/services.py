@@ -3,6 +3,7 @@
 Each service is one transaction. Status changes go through claims.lifecycle.claim_transition.
 """
 
+import copy
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -186,7 +187,21 @@ def claim_correct(*, claim: Claim, frequency: str, acting_user, reason: str) -> 
     """A replacement (7) or void (8) of an adjudicated claim: a new claim carrying the payer's claim number.
 
     Refused when the payer never adjudicated it (a rejected claim is fixed and resent as a new original), when
-    the payer's claim control number is unknown, or when the payer takes no replacements.
+    the payer's claim control number is unknown, or when the payer takes no replacements. A corrected secondary
+    claim stays a secondary claim: it keeps `primary_claim` and the primary's adjudication (its 837P COB loops).
+
+    The ledger, once the correction is final (a replacement when it leaves draft, in claim_mark_ready, since its
+    lines may be edited until then; a void at once, as it is created ready):
+    - what the original billed is reversed on the original: a CHARGE row of −charge per charge row, `reverses` set,
+      on that row's accounting date (the day of service), so a month's gross charges net to the replacement's; a
+      secondary claim's prior-payer adjustment (OA-23, written when it was built) is reversed with it;
+    - a replacement carries CHARGE rows for its own lines (and its copy of the prior-payer adjustment); a void
+      carries no row at all;
+    - the original's payments and adjustments stay where the payer posted them. Until the payer answers, the
+      original shows −(paid + adjusted) as a credit and the replacement its charges, so the two add up to what is
+      still to be adjudicated. The payer answers with a reversal (835 CLP02 22) of the original's adjudication,
+      posted on the original (denials.posting routes it there even when it quotes the correction's number), which
+      brings the original to zero, and an adjudication of the replacement, which settles the replacement.
     """
     if frequency not in (ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID):
         raise AppError("A correction is a replacement (7) or a void (8).", code="invalid", field="frequency")
@@ -213,7 +228,8 @@ def claim_correct(*, claim: Claim, frequency: str, acting_user, reason: str) -> 
             payer_claim_control_number=claim.payer_claim_control_number, place_of_service=claim.place_of_service,
             service_date_from=claim.service_date_from, service_date_to=claim.service_date_to,
             diagnoses=list(claim.diagnoses), prior_auth_number=claim.prior_auth_number,
-            total_charge=claim.total_charge, signed_at=claim.signed_at,
+            total_charge=claim.total_charge, signed_at=claim.signed_at, primary_claim_id=claim.primary_claim_id,
+            other_payer_adjudication=copy.deepcopy(claim.other_payer_adjudication),
             status=ClaimStatus.DRAFT if frequency == ClaimFrequency.REPLACEMENT else ClaimStatus.READY,
             created_by=acting_user)
         _copy_lines(claim, correction)
@@ -223,7 +239,60 @@ def claim_correct(*, claim: Claim, frequency: str, acting_user, reason: str) -> 
         claim_transition(claim=claim, acting_user=acting_user,
                          to_status=ClaimStatus.REPLACED if kind == "replacement" else ClaimStatus.VOIDED,
                          reason=f"{kind} {correction.patient_control_number}: {reason}")
+        if frequency == ClaimFrequency.VOID:
+            _post_correction_ledger(correction, acting_user)
     return correction
+
+
+def _post_correction_ledger(correction: Claim, acting_user) -> None:
+    """Move what is billed from the original to its final correction (the model is in claim_correct's docstring).
+
+    Safe to run again: rows already reversed are left alone, and a replacement line whose charge rows already add
+    up to its charge gets none (one sent back to draft and edited has its old charge reversed and the new written).
+    """
+    original = correction.replaces
+    user = acting_user if getattr(acting_user, "is_authenticated", False) else None
+
+    def write(claim, line, kind, amount, on, ref, reverses=None, group="", carc=""):
+        LedgerEntry.objects.create(clinic_id=claim.clinic_id, claim=claim, claim_line=line, kind=kind,
+                                   party=LedgerParty.PAYER, amount=amount, group_code=group, carc=carc,
+                                   source="correction", source_ref=ref, reverses=reverses, posted_by=user,
+                                   effective_date=on)
+
+    def billed(claim, *, live=True):
+        # Rows that say what was billed (charges, a secondary's prior-payer part); live: not reversed yet.
+        prior_payer_part = Q(kind=LedgerKind.ADJUSTMENT, source__in=("secondary", "correction"))
+        rows = LedgerEntry.objects.filter(claim=claim, reverses__isnull=True)
+        if live:
+            rows = rows.filter(reversals__isnull=True)
+        return rows.filter(Q(kind=LedgerKind.CHARGE) | prior_payer_part).select_related("claim_line").order_by("pk")
+
+    for row in billed(original):
+        write(original, row.claim_line, row.kind, -row.amount, row.effective_date, correction.patient_control_number,
+              reverses=row, group=row.group_code, carc=row.carc)
+    if correction.frequency != ClaimFrequency.REPLACEMENT:
+        return
+    by_position = defaultdict(list)
+    for row in billed(original, live=False):
+        by_position[row.claim_line.position if row.claim_line else None].append(row)
+    current = defaultdict(list)
+    for row in billed(correction):
+        current[row.claim_line_id].append(row)
+    for line in correction.lines.all():
+        was = by_position.get(line.position, [])
+        on = next((r.effective_date for r in was if r.kind == LedgerKind.CHARGE), line.date_of_service)
+        charges = [r for r in current[line.pk] if r.kind == LedgerKind.CHARGE]
+        if sum((r.amount for r in charges), Decimal("0.00")) != line.charge:
+            for row in charges:
+                write(correction, line, LedgerKind.CHARGE, -row.amount, row.effective_date,
+                      original.patient_control_number, reverses=row)
+            if line.charge:
+                write(correction, line, LedgerKind.CHARGE, line.charge, on, original.patient_control_number)
+        if not any(r.kind == LedgerKind.ADJUSTMENT for r in current[line.pk]):
+            for row in was:
+                if row.kind == LedgerKind.ADJUSTMENT:
+                    write(correction, line, row.kind, row.amount, row.effective_date, original.patient_control_number,
+                          group=row.group_code, carc=row.carc)
 
 
 def claim_line_update(*, line: ClaimLine, acting_user, units: int | None = None, modifiers: list[str] | None = None,
@@ -261,6 +330,9 @@ def claim_mark_ready(*, claim: Claim, acting_user, reason: str = "") -> Claim:
             claim.batch = None
         claim_transition(claim=claim, to_status=ClaimStatus.READY, acting_user=acting_user,
                          reason=reason or "ready to send")
+        if claim.frequency == ClaimFrequency.REPLACEMENT and claim.replaces_id:
+            # Its lines are final now: the charges move from the original (see claim_correct).
+            _post_correction_ledger(Claim.objects.select_related("replaces").get(pk=claim.pk), acting_user)
     return claim
 
 

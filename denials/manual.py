@@ -6,7 +6,7 @@ All three write the ledger rows the 835 import writes (denials.posting):
   (RARCs included, which the stored item data leaves out);
 - `manual_posting_record` (paper EOB) goes through a `_Poster` whose rows say "manual" and name the EOB, with the
   checks an 835 gets from the validator: each line answered in full balances (charge − paid = Σ adjustments) and
-  nothing posts beyond the line's open balance;
+  nothing posts beyond the line's open balance; a line paid short opens an underpayment by the import's rule;
 - `patient_payment_record` is a PATIENT_PAYMENT row per line on the patient's side, refused above what the
   patient owes.
 Nothing here writes anything off: a refused line opens a Denial, as on import.
@@ -32,6 +32,7 @@ from .posting import (
     _claim_data,
     _line_data,
     _open_line_work,
+    _open_underpayment,
     _post_claim,
     _Poster,
     _update_claim,
@@ -180,7 +181,8 @@ def manual_posting_record(*, claim: Claim, lines: list[dict], acting_user, sourc
     "remarks": ["N640"], "partial": False}]; a line with nothing paid and no adjustment is not answered. A line
     answered in full must balance (charge − paid = Σ adjustments); `partial` lifts that for an EOB that answers
     only part of a line. Paid + adjustments may never exceed the line's open payer balance, so an EOB cannot post
-    what an 835 already posted. Every problem is reported at once; nothing posts unless all lines are right.
+    what an 835 already posted. Every problem is reported at once; nothing posts unless all lines are right. A
+    refused line opens a denial and a line paid short an underpayment (no 835 payment; the rows name the EOB).
     """
     problems, source_ref, note = _eob_header(source, reference, payment_date)
     if problems:
@@ -205,7 +207,9 @@ def manual_posting_record(*, claim: Claim, lines: list[dict], acting_user, sourc
                                summary=summary, effective_date=payment_date)
         for line, answer in answers:
             poster.line(line, answer)
-            _open_manual_denial(locked, line, answer, payment_date, summary)
+            if not _open_manual_denial(locked, line, answer, payment_date, summary):
+                # The rule of the 835 import; no 835 payment stands behind it, the EOB's ledger rows name it.
+                _open_underpayment(locked, line, answer, None, summary)
         _eob_status(locked, answers, summary, acting_user, note)
     return summary.as_dict()
 
@@ -315,12 +319,12 @@ def _eob_adjustment(adj: dict) -> Adjustment:
     return Adjustment(group, carc, amount)
 
 
-def _open_manual_denial(claim, line, answer: RemittanceLine, payment_date, summary) -> None:
-    """A refused line opens a denial as on import; with no 835 payment behind it, the EOB date starts the appeal
-    window. (Underpayments are not opened here: Underpayment.payment must name an 835 payment.)"""
+def _open_manual_denial(claim, line, answer: RemittanceLine, payment_date, summary) -> bool:
+    """A refused line opens a denial as on import (True); with no 835 payment behind it, the EOB date starts the
+    appeal window."""
     refused = [adj for adj in answer.adjustments if adj.group != PATIENT_GROUP and is_denial(adj.group, adj.reason)]
     if not refused:
-        return
+        return False
     info = carc_info(refused[0].reason)
     remarks = "; ".join(f"{code}: {rarc_text(code)}" for code in answer.remarks)
     Denial.objects.create(
@@ -331,6 +335,7 @@ def _open_manual_denial(claim, line, answer: RemittanceLine, payment_date, summa
         appeal_deadline=payment_date + datetime.timedelta(days=claim.payer.appeal_window_days),
         assignee=claim.assignee)
     summary.denials_opened += 1
+    return True
 
 
 def _eob_status(claim, answers, summary, acting_user, note) -> None:
@@ -348,10 +353,15 @@ def _eob_status(claim, answers, summary, acting_user, note) -> None:
 # --- patient payment ----------------------------------------------------------------------------------------------
 
 
-def patient_payment_record(*, claim: Claim, amount, acting_user, method: str, reference: str = "") -> dict:
+def patient_payment_record(*, claim: Claim, amount, acting_user, method: str, reference: str = "",
+                           paid_on: datetime.date | None = None) -> dict:
     """A payment by the patient toward what they owe on the claim, spread over the lines they owe on (by
-    position, then the claim-level remainder). Refused above the patient balance."""
+    position, then the claim-level remainder), dated `paid_on` (today when not given). Refused above the patient
+    balance or in the future."""
     problems = []
+    paid_on = paid_on or timezone.localdate()
+    if paid_on > timezone.localdate():
+        problems.append(("paid_on", "the payment date is in the future"))
     try:
         amount = _money(amount, "amount")
     except ValueError as exc:
@@ -374,7 +384,7 @@ def patient_payment_record(*, claim: Claim, amount, acting_user, method: str, re
             raise AppError(f"The patient owes {balance} on claim {locked.patient_control_number}; a payment of "
                            f"{amount} is more than that.", code="payment_invalid", field="amount")
         note = f"Patient payment ({PATIENT_METHODS[method].lower()}){' ' + reference if reference else ''}"
-        rows = _spread(locked, owed, amount, f"patient:{method}:{reference}"[:80], note, acting_user)
+        rows = _spread(locked, owed, amount, f"patient:{method}:{reference}"[:80], note, acting_user, paid_on)
     return {"amount": str(amount), "rows": len(rows), "patient_balance": str(balance - amount)}
 
 
@@ -386,7 +396,8 @@ def _patient_owed(claim) -> dict:
     return {row["claim_line_id"]: row["total"] for row in ordered if row["total"] > ZERO}
 
 
-def _spread(claim, owed: dict, amount: Decimal, source_ref: str, note: str, acting_user) -> list[LedgerEntry]:
+def _spread(claim, owed: dict, amount: Decimal, source_ref: str, note: str, acting_user,
+            paid_on: datetime.date) -> list[LedgerEntry]:
     rows, left = [], amount
     for line_id, due in owed.items():
         if left == ZERO:
@@ -395,6 +406,6 @@ def _spread(claim, owed: dict, amount: Decimal, source_ref: str, note: str, acti
         rows.append(LedgerEntry.objects.create(
             clinic_id=claim.clinic_id, claim=claim, claim_line_id=line_id, kind=LedgerKind.PATIENT_PAYMENT,
             party=LedgerParty.PATIENT, amount=-share, source=MANUAL, source_ref=source_ref, note=note[:300],
-            posted_by=_user(acting_user)))
+            posted_by=_user(acting_user), effective_date=paid_on))
         left -= share
     return rows

@@ -178,7 +178,9 @@ class Underpayment(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="underpayments")
     claim_line = models.ForeignKey(ClaimLine, on_delete=models.PROTECT, related_name="underpayments")
-    payment = models.ForeignKey(EraPayment, on_delete=models.PROTECT, related_name="underpayments")
+    # Empty when a paper EOB posted by hand (denials.manual) opened it; its ledger rows name the EOB.
+    payment = models.ForeignKey(EraPayment, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="underpayments")
     expected = models.DecimalField(**MONEY)
     allowed = models.DecimalField(**MONEY, null=True, blank=True)
     paid = models.DecimalField(**MONEY)

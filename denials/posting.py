@@ -1,6 +1,8 @@
 """835 posting: validate, de-duplicate, match and post one remittance file in one transaction.
 
 - Validate: pyx12 plus our balancing (denials.x835.validate_835). Any problem quarantines the file; nothing posts.
+  So does a payee (N1*PE) that is none of our clinics. A quarantined file belongs to the clinic it pays when every
+  transaction names the same one of ours; otherwise it has no clinic and only its uploader and operators see it.
 - De-duplicate: the same bytes (EraFile.sha256) or the same payment (payer, payee, TRN02: EraPayment's unique
   constraint) never post twice, also when two workers import at the same moment (the loser hits the unique index
   and reports "already posted").
@@ -10,14 +12,18 @@
 - Post: ledger rows per line (payment, each CAS adjustment; PR moves the amount to the patient), claim status from
   CLP02, the payer claim control number (CLP07), crossover (NM1*TT), PLB provider adjustments; denials and
   underpayments opened as work items. Nothing is written off.
-- Reversal (CLP02 22): the file carries negative amounts, so the same posting undoes the earlier one.
+- Reversal (CLP02 22): the file carries negative amounts, so the same posting undoes the earlier one. A reversal
+  quoting a replacement claim, and anything quoting a void, posts on the claim it corrects, where the payments are.
+- Progress: `era_import(progress=…)` hears (claims handled, claims in the file) while the transaction is open; the
+  EraFile keeps the final count (progress_done of progress_total CLPs).
 - Secondary: once the primary adjudicated and a balance remains with a next coverage on file, the secondary claim
   is built (denials.secondary), unless the payer crossed the claim over (NM1*TT).
 """
 
 import datetime
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -25,8 +31,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from claims.lifecycle import can_move, claim_transition
-from claims.models import Claim, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind, LedgerParty
+from claims.models import Claim, ClaimFrequency, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind, LedgerParty
 from clinics.models import Clinic, Payer
+from otbilling.edi.tokenizer import tokenize
 from otbilling.errors import AppError
 
 from .carc import carc_info, is_denial, rarc_text
@@ -40,7 +47,7 @@ from .models import (
     Underpayment,
     UnmatchedRemittance,
 )
-from .x835 import Remittance, RemittanceClaim, RemittanceLine, parse_835, validate_835
+from .x835 import Remittance, RemittanceClaim, RemittanceLine, locate, parse_835, validate_835
 
 ZERO = Decimal("0.00")
 PATIENT_GROUP = "PR"
@@ -93,9 +100,13 @@ def _as_bytes(content) -> bytes:
 
 
 def era_import(*, file_name: str, content, acting_user=None, dry_run: bool = False,
-               bill_secondary: bool = True) -> dict:
+               bill_secondary: bool = True, progress: Callable[[int, int], None] | None = None) -> dict:
     """Import one 835 file. Returns the summary dict; raises AppError (naming segment and position) for a file that
-    cannot be posted, after storing it as quarantined (not on a dry run)."""
+    cannot be posted, after storing it as quarantined (not on a dry run).
+
+    `progress(done, total)` is called with the number of CLP claims handled out of all of the file's, from inside
+    the posting transaction: whatever it records must travel outside the database transaction (denials.tasks).
+    """
     data = _as_bytes(content)
     digest = _sha256(data)
     existing = EraFile.objects.filter(sha256=digest).first()
@@ -106,15 +117,12 @@ def era_import(*, file_name: str, content, acting_user=None, dry_run: bool = Fal
     issues = validate_835(data, file_name=file_name)
     if issues:
         _quarantine(file_name, data, digest, issues, acting_user, dry_run=dry_run)
-        first = issues[0]
-        more = f" (and {len(issues) - 1} more problems)" if len(issues) > 1 else ""
-        raise AppError(f"{first['message']}{more}; nothing was posted.", code="era_invalid", field="file",
-                       details=[{"field": f"segment {i.get('position') or '?'} {i.get('segment') or ''}".strip(),
-                                 "message": i["message"]} for i in issues])
+        raise _not_posted(issues, code="era_invalid")
     remittances = parse_835(data, file_name=file_name)
+    _refuse_unknown_payees(file_name, data, digest, remittances, acting_user, dry_run=dry_run)
     try:
         return _post_file(file_name, data, digest, remittances, acting_user, dry_run=dry_run,
-                          bill_secondary=bill_secondary)
+                          bill_secondary=bill_secondary, progress=_Progress(remittances, progress))
     except _DryRunRollback as rollback:
         return rollback.args[0]
     except IntegrityError:
@@ -123,33 +131,74 @@ def era_import(*, file_name: str, content, acting_user=None, dry_run: bool = Fal
                                      "nothing was posted twice.")
 
 
+class _Progress:
+    """Counts the file's CLP claims as they are handled and passes (done, total) to the caller's callback."""
+
+    def __init__(self, remittances, report: Callable[[int, int], None] | None):
+        self.total = sum(len(remittance.claims) for remittance in remittances)
+        self.done = 0
+        self.report = report
+
+    def advance(self, claims: int) -> None:
+        self.done += claims
+        if self.report is not None:
+            self.report(self.done, self.total)
+
+
 def _duplicate(file_name: str, message: str) -> dict:
     return PostingSummary(duplicate=True, file=file_name, message=message).as_dict()
 
 
+def _not_posted(issues: list[dict], *, code: str) -> AppError:
+    first = issues[0]
+    more = f" (and {len(issues) - 1} more problems)" if len(issues) > 1 else ""
+    return AppError(f"{first['message']}{more}; nothing was posted.", code=code, field="file",
+                    details=[{"field": f"segment {i.get('position') or '?'} {i.get('segment') or ''}".strip(),
+                              "message": i["message"]} for i in issues])
+
+
 def _quarantine(file_name, data, digest, issues, acting_user, *, dry_run):
+    """Keep a file that cannot be posted, with its problems. When every payment in it is to one clinic, the file
+    is that clinic's (its users see it); otherwise only its uploader and operator admins do (denials.views_era)."""
     if dry_run:
         return
     try:
         with transaction.atomic():
             EraFile.objects.create(file_name=file_name[:200], sha256=digest, content=data.decode("utf-8", "replace"),
-                                   status=EraStatus.QUARANTINED, errors=issues[:200], imported_by=_user(acting_user))
+                                   status=EraStatus.QUARANTINED, errors=issues[:200], imported_by=_user(acting_user),
+                                   clinic=_sole_payee_clinic(data, file_name))
     except IntegrityError:
         pass  # the same bad file is already quarantined
+
+
+def _sole_payee_clinic(data: bytes, file_name: str) -> Clinic | None:
+    """The clinic every transaction of the file pays, if the file can be read that far and there is one."""
+    try:
+        remittances = parse_835(data, file_name=file_name)
+    except AppError:
+        return None
+    clinics = {_find_payee_clinic(r) for r in remittances}
+    return clinics.pop() if len(clinics) == 1 else None  # a None in the set means a payee none of ours
 
 
 def _user(acting_user):
     return acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
 
 
-def _payee_clinic(remittance: Remittance) -> Clinic:
+def _find_payee_clinic(remittance: Remittance) -> Clinic | None:
+    """Our clinic the N1*PE payee names: by NPI, then by TIN (digits compared, since files format it freely)."""
     clinic = None
     if remittance.payee_npi:
         clinic = Clinic.objects.filter(billing_npi=remittance.payee_npi).first()
-    if clinic is None and remittance.payee_tin:
-        digits = "".join(ch for ch in remittance.payee_tin if ch.isdigit())
+    digits = "".join(ch for ch in remittance.payee_tin if ch.isdigit())
+    if clinic is None and digits:
         clinic = next((c for c in Clinic.objects.all() if "".join(ch for ch in c.ein if ch.isdigit()) == digits),
                       None)
+    return clinic
+
+
+def _payee_clinic(remittance: Remittance) -> Clinic:
+    clinic = _find_payee_clinic(remittance)
     if clinic is None:
         raise AppError(f"{remittance.file_name}: segment {remittance.position} (ST {remittance.control_number}): the "
                        f"payee {remittance.payee_name} (NPI {remittance.payee_npi or '—'}, TIN "
@@ -158,31 +207,67 @@ def _payee_clinic(remittance: Remittance) -> Clinic:
     return clinic
 
 
-def _post_file(file_name, data, digest, remittances, acting_user, *, dry_run, bill_secondary) -> dict:
+def _refuse_unknown_payees(file_name, data, digest, remittances, acting_user, *, dry_run) -> None:
+    """A payment to a payee that is none of our clinics posts nothing, and the file is quarantined with the
+    reason: without a clinic, only its uploader and operator admins see it (denials.views_era)."""
+    unknown = [r for r in remittances if _find_payee_clinic(r) is None]
+    if not unknown:
+        return
+    payee_positions = _payee_positions(data)
+    issues = []
+    for remittance in unknown:
+        position = payee_positions.get(remittance.position)
+        reason = (f"payee NPI {remittance.payee_npi or '—'} / TIN {remittance.payee_tin or '—'} "
+                  f"({remittance.payee_name or 'no name'}, transaction {remittance.control_number or '?'}) matches "
+                  "no clinic")
+        issues.append({"segment": "N1", "position": position, "message": locate(file_name, "N1", position, reason)})
+    _quarantine(file_name, data, digest, issues, acting_user, dry_run=dry_run)
+    raise _not_posted(issues, code="era_payee_unknown")
+
+
+def _payee_positions(data: bytes) -> dict[int, int]:
+    """{position of an ST: position of its N1*PE}; the file has been read by parse_835 already."""
+    _delimiters, segments = tokenize(data.decode("utf-8", "replace"))
+    found: dict[int, int] = {}
+    st_position = None
+    for segment in segments:
+        if segment.id == "ST":
+            st_position = segment.position
+        elif segment.id == "N1" and segment.get(1) == "PE" and st_position is not None:
+            found.setdefault(st_position, segment.position)
+    return found
+
+
+def _post_file(file_name, data, digest, remittances, acting_user, *, dry_run, bill_secondary, progress) -> dict:
     summary = PostingSummary(file=file_name, dry_run=dry_run, bill_secondary=bill_secondary)
     with transaction.atomic():
         clinics = [_payee_clinic(r) for r in remittances]
         era_file = EraFile.objects.create(
             file_name=file_name[:200], sha256=digest, content=data.decode("utf-8", "replace"),
             status=EraStatus.POSTED, clinic=clinics[0] if len({c.pk for c in clinics}) == 1 else None,
-            imported_by=_user(acting_user))
+            imported_by=_user(acting_user), progress_total=progress.total)
+        progress.advance(0)
         for remittance, clinic in zip(remittances, clinics, strict=True):
-            _post_remittance(era_file, remittance, clinic, summary, acting_user)
+            _post_remittance(era_file, remittance, clinic, summary, acting_user, progress=progress)
         if not summary.payments:
             summary.duplicate = True
             summary.message = "Every payment in this file was already posted; nothing was posted twice."
         era_file.summary = summary.as_dict()
-        era_file.save(update_fields=["summary"])
+        era_file.progress_done = progress.done
+        era_file.save(update_fields=["summary", "progress_done"])
         if dry_run:
             raise _DryRunRollback(summary.as_dict())
     return summary.as_dict()
 
 
-def _post_remittance(era_file, remittance: Remittance, clinic: Clinic, summary: PostingSummary, acting_user):
+def _post_remittance(era_file, remittance: Remittance, clinic: Clinic, summary: PostingSummary, acting_user, *,
+                     progress: _Progress | None = None):
+    progress = progress or _Progress([], None)
     payer_identifier = remittance.trace_payer_id or remittance.payer_id or remittance.payer_name
     payee_identifier = remittance.payee_npi or remittance.payee_tin
     if EraPayment.objects.filter(payer_identifier=payer_identifier, payee_identifier=payee_identifier,
                                  trace_number=remittance.trace_number).exists():
+        progress.advance(len(remittance.claims))
         return  # the same payment came in another file: posted once already
     payer = Payer.objects.filter(payer_id=remittance.payer_id).first() if remittance.payer_id else None
     plb_total = sum((p.amount for p in remittance.provider_adjustments), ZERO)
@@ -201,6 +286,7 @@ def _post_remittance(era_file, remittance: Remittance, clinic: Clinic, summary: 
     summary.provider_adjustment_total += plb_total
     for remit_claim in remittance.claims:
         _post_claim(payment, remittance, remit_claim, clinic, payer, summary, acting_user)
+        progress.advance(1)
 
 
 def _post_claim(payment, remittance, remit: RemittanceClaim, clinic, payer, summary, acting_user):
@@ -215,6 +301,7 @@ def _post_claim(payment, remittance, remit: RemittanceClaim, clinic, payer, summ
         summary.unmatched_claims += 1
         return
     summary.claims_matched += 1
+    claim, line_aliases = _claim_to_post(claim, remit, payment)
     ClaimRemittance.objects.create(
         clinic=clinic, payment=payment, claim=claim, status_code=remit.status_code, charge=remit.charge,
         paid=remit.paid, patient_responsibility=remit.patient_responsibility,
@@ -229,7 +316,7 @@ def _post_claim(payment, remittance, remit: RemittanceClaim, clinic, payer, summ
         lines = list(claim.lines.all())
         taken: set[int] = set()
         for remit_line in remit.lines:
-            line = match_line(remit_line, lines, taken, claim)
+            line = match_line(_aliased(remit_line, line_aliases), lines, taken, claim)
             if line is None:
                 UnmatchedRemittance.objects.create(
                     clinic=clinic, payment=payment, claim=claim, patient_control_number=claim.patient_control_number,
@@ -302,6 +389,33 @@ class _Poster:
         self.summary.paid_total += paid
 
 
+def _claim_to_post(claim: Claim, remit: RemittanceClaim, payment) -> tuple[Claim, dict[str, str]]:
+    """The claim whose ledger a CLP posts to, and {its line control number: that claim's} when it is another.
+
+    A void carries no money (claims.services.claim_correct), so whatever the payer answers to it (the reversal of the
+    original's payment) posts on the original. A CLP02 22 quoting a replacement reverses the original's adjudication,
+    whose payments sit on the original, unless the replacement was adjudicated by an earlier payment: then it
+    reverses the replacement's own answer.
+    """
+    if claim.replaces_id is None:
+        return claim, {}
+    if claim.frequency != ClaimFrequency.VOID:
+        own_answer = (ClaimRemittance.objects.filter(claim=claim).exclude(payment=payment)
+                      .exclude(status_code=REVERSAL_STATUS))
+        if remit.status_code != REVERSAL_STATUS or own_answer.exists():
+            return claim, {}
+    original = Claim.objects.select_related("payer").get(pk=claim.replaces_id)
+    # The payer may echo the correction's REF*6R; the original's line at the same position is the one it means.
+    theirs = {line.position: line.line_control_number for line in original.lines.all()}
+    aliases = {line.line_control_number: theirs[line.position] for line in claim.lines.all() if line.position in theirs}
+    return original, aliases
+
+
+def _aliased(remit_line: RemittanceLine, aliases: dict[str, str]) -> RemittanceLine:
+    number = aliases.get(remit_line.line_control_number)
+    return replace(remit_line, line_control_number=number) if number else remit_line
+
+
 def match_line(remit_line: RemittanceLine, lines: list[ClaimLine], taken: set[int], claim: Claim):
     """Our line for an SVC: line control number, then code + modifiers + date + units, then code + date."""
     free = [ln for ln in lines if ln.pk not in taken]
@@ -331,12 +445,20 @@ def _open_line_work(claim, line, remit_line, payment, payer, summary, remit):
         amount = line.charge if remit_line.paid == ZERO else sum((a.amount for a in refused), ZERO)
         _open_denial(claim, line, refused, remit_line.remarks, amount, payment, payer, summary)
         return
-    if remit_line.paid > ZERO and line.expected_allowed > ZERO:
-        allowed = remit_line.allowed if remit_line.allowed is not None else _allowed(remit_line)
-        if allowed + underpayment_tolerance() < line.expected_allowed and remit_line.paid < line.expected_allowed:
-            Underpayment.objects.create(clinic_id=claim.clinic_id, claim=claim, claim_line=line, payment=payment,
-                                        expected=line.expected_allowed, allowed=allowed, paid=remit_line.paid)
-            summary.underpayments_opened += 1
+    _open_underpayment(claim, line, remit_line, payment, summary)
+
+
+def _open_underpayment(claim, line, remit_line: RemittanceLine, payment, summary) -> Underpayment | None:
+    """The underpayment rule: a line paid, but allowed below its expected amount by more than the tolerance, opens an
+    item. `payment` is the 835 payment, or None for a paper EOB posted by hand (denials.manual)."""
+    if remit_line.paid <= ZERO or line.expected_allowed <= ZERO:
+        return None
+    allowed = remit_line.allowed if remit_line.allowed is not None else _allowed(remit_line)
+    if allowed + underpayment_tolerance() >= line.expected_allowed or remit_line.paid >= line.expected_allowed:
+        return None
+    summary.underpayments_opened += 1
+    return Underpayment.objects.create(clinic_id=claim.clinic_id, claim=claim, claim_line=line, payment=payment,
+                                       expected=line.expected_allowed, allowed=allowed, paid=remit_line.paid)
 
 
 def _allowed(remit_line: RemittanceLine) -> Decimal:

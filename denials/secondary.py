@@ -16,7 +16,7 @@ from django.db.models import Q, Sum
 
 from claims.ledger import claim_money
 from claims.lifecycle import claim_created_event
-from claims.models import Claim, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind, LedgerParty
+from claims.models import Claim, ClaimFrequency, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind, LedgerParty
 from claims.services import new_line_control_number, new_patient_control_number
 from claims.x837 import SBR_PAYER_RESPONSIBILITY
 from clinics.models import Coverage, CoveragePriority
@@ -93,7 +93,9 @@ def _refuse_crossover(primary: Claim) -> None:
 
 
 def _refuse_existing_secondary(primary: Claim) -> None:
-    existing = primary.next_payer_claims.exclude(status=ClaimStatus.VOIDED).first()
+    # A voided secondary and the void (frequency 8) that cancelled it leave the next payer free to bill again.
+    existing = (primary.next_payer_claims.exclude(status=ClaimStatus.VOIDED)
+                .exclude(frequency=ClaimFrequency.VOID).first())
     if existing is not None:
         raise AppError(f"Claim {primary.patient_control_number} already has a secondary claim "
                        f"{existing.patient_control_number} ({existing.get_status_display().lower()}); void it before "

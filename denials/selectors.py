@@ -22,7 +22,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractDay
 
-from claims.models import Claim, LedgerEntry, LedgerParty
+from claims.models import Claim, LedgerEntry, LedgerKind, LedgerParty
 
 from .models import Denial, Underpayment, WorkStatus
 
@@ -43,8 +43,14 @@ def denials_visible(user, perm, clinic=None):
 
 
 def underpayments_visible(user, perm, clinic=None):
+    """Underpayments with `eob_note`: for one a paper EOB opened (no 835 payment), the note naming that EOB, from the
+    latest manual payment row on its line posted before it."""
+    eob_rows = (LedgerEntry.objects.filter(claim_line=OuterRef("claim_line"), kind=LedgerKind.PAYMENT, source="manual",
+                                           posted_at__lte=OuterRef("created_at")).order_by("-posted_at", "-pk"))
     return (Underpayment.objects.visible_to(user, perm, clinic=clinic)
-            .select_related("clinic", "claim", "claim__patient", "claim__payer", "claim_line", "assignee", "payment"))
+            .select_related("clinic", "claim", "claim__patient", "claim__payer", "claim_line", "assignee", "payment")
+            .annotate(eob_note=Case(When(payment__isnull=True, then=Subquery(eob_rows.values("note")[:1])),
+                                    default=Value(""), output_field=CharField())))
 
 
 def _ledger_sum(party: str | None = None):
