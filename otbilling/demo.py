@@ -37,11 +37,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
 from django.db.models import PROTECT, ProtectedError
+from django.utils import timezone
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 from claims.acks import ack_import
 from claims.batches import batch_generate, batches_create
-from claims.models import BatchStatus, Claim, ClaimBatch, ClaimStatus, LedgerEntry
+from claims.ledger import claim_balance
+from claims.models import BatchStatus, Claim, ClaimBatch, ClaimStatus, LedgerEntry, LedgerParty
 from claims.services import claims_build
 from clinics.models import (
     ClaimFilingIndicator,
@@ -63,6 +65,7 @@ from clinics.validators import npi_is_valid
 from coding.models import CodingStatus, Finding, Severity, VisitCoding
 from coding.services import visit_code
 from coding.tasks import scrub_open_visits
+from denials.manual import patient_payment_record
 from denials.posting import era_import
 from denials.simulator import payment_due, simulate_277ca, simulate_835, simulate_999
 from eligibility.authorizations import authorization_save
@@ -72,6 +75,8 @@ from eligibility.transport import Transport
 from eligibility.x271 import BenefitLine
 from otbilling.errors import AppError
 from otbilling.tenancy import Role
+from reporting.kpis import month_bounds
+from reporting.models import ReportSettings
 from visits.models import PlanOfCare, ProgressReport, ServiceLine, Visit, VisitSource, VisitStatus
 from visits.services import LineInput, VisitInput, visit_create
 
@@ -1620,7 +1625,8 @@ class _History:
         self.figures = {"overridden_sessions": 0, "claims": 0, "secondary_claims": 0, "batches": 0, "held_batches": 0,
                         "remittances": 0, "claims_paid": 0, "awaiting_payment": 0, "paid_total": Decimal("0.00"),
                         "patient_responsibility_total": Decimal("0.00"), "denials": 0, "underpayments": 0,
-                        "ready_to_send": 0, "unbilled_sessions": 0}
+                        "ready_to_send": 0, "unbilled_sessions": 0,
+                        "patient_payments": 0, "patient_paid_total": Decimal("0.00")}
 
     def run(self) -> dict:
         self.override_findings()
@@ -1628,6 +1634,7 @@ class _History:
         for claim in self.build_claims():
             primaries.setdefault(_submission_day(claim.service_date_to), []).append(claim)
         mondays = _cycle_days(min(primaries, default=self.today), self.today)
+        self.set_baselines(mondays[0] if mondays else self.today)
         events = [(day, self.SUBMIT, number, None) for number, day in enumerate(mondays)]
         heapq.heapify(events)
         while events:
@@ -1646,6 +1653,15 @@ class _History:
         self.figures["unbilled_sessions"] = Visit.objects.filter(
             clinic__in=self.clinics.values(), status=VisitStatus.SIGNED, date_of_service__gte=self.cutoff).count()
         return self.figures
+
+    def set_baselines(self, first_submission: date) -> None:
+        """Each clinic's KPIs are compared with its first full month of billing (the reports' "before"): the
+        month of the first submission only ramps up, with cash still to come."""
+        start, end = month_bounds(month_bounds(first_submission)[1] + timedelta(days=1))
+        for clinic in self.clinics.values():
+            ReportSettings.objects.update_or_create(clinic=clinic, defaults={
+                "baseline_start": start, "baseline_end": end,
+                "baseline_label": f"First full month billed ({start:%B %Y})"})
 
     def override_findings(self) -> None:
         """Written with the ORM, then coded with the demo's `today`: finding_override codes the visit again with the
@@ -1718,6 +1734,22 @@ class _History:
         figures["patient_responsibility_total"] += Decimal(posted["patient_responsibility_total"])
         figures["denials"] += posted["denials_opened"]
         figures["underpayments"] += posted["underpayments_opened"]
+        self.collect_from_patients(batch, paid_on=payment_due(batch.content))
+
+    def collect_from_patients(self, batch: ClaimBatch, *, paid_on: date) -> None:
+        """Four patients in five pay what they owe (coinsurance, deductible) 10 to 27 days after the payer's
+        answer, if that day has come; the rest stay on the patient A/R."""
+        biller = self.billers[self.slugs[batch.clinic_id]]
+        last_day = min(self.today, timezone.localdate())
+        for claim in Claim.objects.filter(batch=batch).order_by("pk"):
+            owed = claim_balance(claim, LedgerParty.PATIENT)
+            day = paid_on + timedelta(days=10 + claim.pk % 18)
+            if owed <= 0 or claim.pk % 5 == 0 or day > last_day:
+                continue
+            patient_payment_record(claim=claim, amount=owed, acting_user=biller, method="card",
+                                   reference="statement", paid_on=day)
+            self.figures["patient_payments"] += 1
+            self.figures["patient_paid_total"] += owed
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -2,14 +2,16 @@
 
 import uuid
 
+import pghistory
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from clinics.models import Clinic
+from clinics.models import Clinic, track_history
 from otbilling.tenancy import ClinicScopedQuerySet
 
 
+@track_history()
 class ReportSettings(models.Model):
     """Per clinic: the baseline period the KPIs are compared with (e.g. the months before the billing service took
     over) and whether the monthly report is e-mailed to the clinic's owners."""
@@ -39,6 +41,8 @@ class ReportSettings(models.Model):
         return self.baseline_start is not None and self.baseline_end is not None
 
 
+# Who generated or mailed which month's report is kept; the PDF bytes are not copied into the history.
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), exclude=["pdf"])
 class MonthlyReport(models.Model):
     """One clinic's report for one month: the PDF as sent and the figures it printed."""
 
