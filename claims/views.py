@@ -9,14 +9,11 @@ claims.batches and claims.acks; their AppError is shown beside the field it name
 """
 
 import csv
-import datetime
 import uuid
-from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Concat
 from django.http import HttpResponse
@@ -31,6 +28,7 @@ from clinics.models import AccessAction
 from clinics.services import access_log_record
 from clinics.views import paginate
 from otbilling.errors import AppError
+from otbilling.pagination import SortKey, keyset_page
 from otbilling.tenancy import (
     ROLE_PERMISSIONS,
     VIEW_PHI,
@@ -63,19 +61,17 @@ from .models import AckFile, BatchStatus, Claim, ClaimBatch, ClaimLine, ClaimSta
 
 PAGE_SIZE = 50
 RECENT_ACKS = 20
-CURSOR_SALT = "claims.worklist.cursor"
 CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 BULK_ACTIONS = ("submit", "assign_me", "unassign")
 MARK_READY_FROM = (ClaimStatus.DRAFT, ClaimStatus.REJECTED)
 
-# Sort name -> (expression, how its value travels in a cursor, whether a larger age means a smaller value).
 SORT_KEYS = {
-    "age": (F("service_date_from"), "date", True),
-    "amount": (F("total_charge"), "decimal", False),
-    "patient": (Concat("patient__last_name", Value(", "), "patient__first_name", output_field=CharField()),
-                "text", False),
-    "payer": (F("payer__name"), "text", False),
-    "status": (F("status"), "text", False),
+    "age": SortKey(F("service_date_from"), "date", age_like=True),
+    "amount": SortKey(F("total_charge"), "decimal"),
+    "patient": SortKey(Concat("patient__last_name", Value(", "), "patient__first_name", output_field=CharField()),
+                       "text"),
+    "payer": SortKey(F("payer__name"), "text"),
+    "status": SortKey(F("status"), "text"),
 }
 
 
@@ -110,61 +106,14 @@ def _filtered(claims, data: dict, user):
     return claims
 
 
-def _encode_key(value) -> str:
-    return value.isoformat() if isinstance(value, datetime.date) else str(value)
-
-
-def _decode_key(kind: str, text: str):
-    if kind == "date":
-        return datetime.date.fromisoformat(text)
-    if kind == "decimal":
-        return Decimal(text)
-    return text
-
-
-def _cursor(sort: str, row) -> str:
-    # Signed: a hand-edited cursor is ignored (first page) instead of being fed to the keyset filter.
-    return signing.dumps([sort, _encode_key(row.sort_key), row.pk], salt=CURSOR_SALT, compress=True)
-
-
-def _read_cursor(sort: str, text: str):
-    """(key, pk) after which the page starts, or None for the first page (missing, tampered or another sort)."""
-    if not text:
-        return None
-    try:
-        cursor_sort, key, pk = signing.loads(text, salt=CURSOR_SALT)
-        if cursor_sort != sort:
-            return None
-        return _decode_key(SORT_KEYS[sort.lstrip("-")][1], key), int(pk)
-    except (signing.BadSignature, ValueError, TypeError, InvalidOperation, KeyError):
-        return None
-
-
-def _keyset_page(claims, sort: str, after: str):
-    """One page ordered by (sort key, pk): rows after the cursor, and the cursor of the next page (or None)."""
-    expression, _kind, age_like = SORT_KEYS[sort.lstrip("-")]
-    descending = sort.startswith("-") != age_like
-    claims = claims.annotate(sort_key=expression)
-    claims = claims.order_by(F("sort_key").desc(), "-pk") if descending else claims.order_by("sort_key", "pk")
-    start = _read_cursor(sort, after)
-    if start is not None:
-        key, pk = start
-        if descending:
-            claims = claims.filter(Q(sort_key__lt=key) | Q(sort_key=key, pk__lt=pk))
-        else:
-            claims = claims.filter(Q(sort_key__gt=key) | Q(sort_key=key, pk__gt=pk))
-    rows = list(claims[:PAGE_SIZE + 1])
-    next_cursor = _cursor(sort, rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
-    return rows[:PAGE_SIZE], next_cursor, start is not None
-
-
 def _worklist(request) -> dict:
     form = ClaimFilterForm(_switched_data(request), user=request.user)
     data = form.cleaned_data if form.is_valid() else {}
     clinic = data.get("clinic")
     claims = _filtered(services.claims_in_scope(request.user, VIEW_PHI, clinic=clinic), data, request.user)
     sort = data.get("sort") or DEFAULT_SORT
-    rows, next_cursor, paged = _keyset_page(claims, sort, request.GET.get("after", ""))
+    rows, next_cursor, paged = keyset_page(claims, keys=SORT_KEYS, scope="claims", sort=sort,
+                                           after=request.GET.get("after", ""), page_size=PAGE_SIZE)
     on_day = today()
     for claim in rows:
         claim.age_days = (on_day - claim.service_date_from).days

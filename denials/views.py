@@ -5,19 +5,18 @@ follow-up worklist with aging totals, and the underpayment list.
 Reading needs VIEW_PHI; every action needs WORK_CLAIMS on the object's clinic (a write-off also WRITE_OFF, which
 the service checks). Objects are found through `get_visible_or_404`, and actions look them up with WORK_CLAIMS, so
 another clinic's denial, appeal or claim is a 404. Writes go through denials.services (and denials.secondary);
-their AppError is shown beside the field it names, never as a 500. Both worklists page by keyset (a signed cursor
-of the sort key and the primary key, as the claims worklist does) and export exactly the rows on screen as CSV.
+their AppError is shown beside the field it names, never as a 500. Both worklists page by keyset (otbilling.pagination:
+a signed cursor of the sort key and the primary key) and export exactly the rows on screen as CSV.
 """
 
 import csv
 import datetime
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -32,6 +31,7 @@ from clinics.models import AccessAction
 from clinics.services import access_log_record
 from clinics.views import paginate
 from otbilling.errors import AppError
+from otbilling.pagination import SortKey, keyset_page
 from otbilling.tenancy import (
     VIEW_PHI,
     WORK_CLAIMS,
@@ -71,22 +71,20 @@ from .models import Appeal, AppealOutcome, Denial, FollowUpNote, Underpayment
 from .selectors import AGE_BUCKET_LABELS, ar_aging, ar_claims, denials_visible, underpayments_visible
 
 PAGE_SIZE = 50
-CURSOR_SALT = "denials.worklist.cursor"
 FAR_DATE = datetime.date(9999, 12, 31)  # an empty date sorts last instead of breaking the keyset
 CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
-# Sort name -> (expression, how its value travels in a cursor, whether a larger age means a smaller value).
 DENIAL_SORT_KEYS = {
-    "deadline": (Coalesce(F("appeal_deadline"), Value(FAR_DATE)), "date", False),
-    "amount": (F("amount"), "decimal", False),
-    "age": (F("claim__service_date_from"), "date", True),
-    "payer": (F("claim__payer__name"), "text", False),
+    "deadline": SortKey(Coalesce(F("appeal_deadline"), Value(FAR_DATE)), "date"),
+    "amount": SortKey(F("amount"), "decimal"),
+    "age": SortKey(F("claim__service_date_from"), "date", age_like=True),
+    "payer": SortKey(F("claim__payer__name"), "text"),
 }
 AR_SORT_KEYS = {
-    "age": (F("service_date_from"), "date", True),
-    "balance": (F("balance"), "decimal", False),
-    "payer": (F("payer__name"), "text", False),
-    "follow_up": (Coalesce(F("next_follow_up"), Value(FAR_DATE)), "date", False),
+    "age": SortKey(F("service_date_from"), "date", age_like=True),
+    "balance": SortKey(F("balance"), "decimal"),
+    "payer": SortKey(F("payer__name"), "text"),
+    "follow_up": SortKey(Coalesce(F("next_follow_up"), Value(FAR_DATE)), "date"),
 }
 
 
@@ -142,56 +140,6 @@ def _filter_assignee(queryset, value: str, user, field: str = "assignee"):
     return queryset
 
 
-# --- keyset pages -------------------------------------------------------------------------------------------------
-
-
-def _encode_key(value) -> str:
-    return value.isoformat() if isinstance(value, datetime.date) else str(value)
-
-
-def _decode_key(kind: str, text: str):
-    if kind == "date":
-        return datetime.date.fromisoformat(text)
-    if kind == "decimal":
-        return Decimal(text)
-    return text
-
-
-def _read_cursor(keys: dict, list_name: str, sort: str, text: str):
-    """(key, pk) after which the page starts, or None for the first page (missing, tampered or another sort)."""
-    if not text:
-        return None
-    try:
-        cursor_list, cursor_sort, key, pk = signing.loads(text, salt=CURSOR_SALT)
-        if (cursor_list, cursor_sort) != (list_name, sort):
-            return None
-        return _decode_key(keys[sort.lstrip("-")][1], key), int(pk)
-    except (signing.BadSignature, ValueError, TypeError, InvalidOperation, KeyError):
-        return None
-
-
-def _keyset_page(queryset, keys: dict, list_name: str, sort: str, after: str):
-    """One page ordered by (sort key, pk): rows after the cursor, and the cursor of the next page (or None)."""
-    expression, _kind, age_like = keys[sort.lstrip("-")]
-    descending = sort.startswith("-") != age_like
-    queryset = queryset.annotate(sort_key=expression)
-    queryset = queryset.order_by(F("sort_key").desc(), "-pk") if descending else queryset.order_by("sort_key", "pk")
-    start = _read_cursor(keys, list_name, sort, after)
-    if start is not None:
-        key, pk = start
-        if descending:
-            queryset = queryset.filter(Q(sort_key__lt=key) | Q(sort_key=key, pk__lt=pk))
-        else:
-            queryset = queryset.filter(Q(sort_key__gt=key) | Q(sort_key=key, pk__gt=pk))
-    rows = list(queryset[:PAGE_SIZE + 1])
-    next_cursor = None
-    if len(rows) > PAGE_SIZE:
-        last = rows[PAGE_SIZE - 1]
-        next_cursor = signing.dumps([list_name, sort, _encode_key(last.sort_key), last.pk], salt=CURSOR_SALT,
-                                    compress=True)
-    return rows[:PAGE_SIZE], next_cursor, start is not None
-
-
 # --- denial worklist ----------------------------------------------------------------------------------------------
 
 
@@ -227,7 +175,8 @@ def _denial_worklist(request) -> dict:
     on_day = today()
     denials = _filtered_denials(denials_visible(request.user, VIEW_PHI, clinic=clinic), data, request.user, on_day)
     sort = data.get("sort") or DENIAL_DEFAULT_SORT
-    rows, next_cursor, paged = _keyset_page(denials, DENIAL_SORT_KEYS, "denials", sort, request.GET.get("after", ""))
+    rows, next_cursor, paged = keyset_page(denials, keys=DENIAL_SORT_KEYS, scope="denials", sort=sort,
+                                           after=request.GET.get("after", ""), page_size=PAGE_SIZE)
     for denial in rows:
         denial.age_days = (on_day - denial.claim.service_date_from).days
         denial.days_left = (denial.appeal_deadline - on_day).days if denial.appeal_deadline else None
@@ -576,7 +525,8 @@ def _ar_worklist(request) -> dict:
     on_day = today()
     claims = _filtered_ar(ar_claims(request.user, VIEW_PHI, clinic, today=on_day), data, request.user, on_day)
     sort = data.get("sort") or AR_DEFAULT_SORT
-    rows, next_cursor, paged = _keyset_page(claims, AR_SORT_KEYS, "ar", sort, request.GET.get("after", ""))
+    rows, next_cursor, paged = keyset_page(claims, keys=AR_SORT_KEYS, scope="ar", sort=sort,
+                                           after=request.GET.get("after", ""), page_size=PAGE_SIZE)
     work_clinics = set(clinics_visible_to(request.user, WORK_CLAIMS).values_list("pk", flat=True))
     for claim in rows:
         claim.follow_up_form = (_form(FollowUpForm, f"fu_{claim.pk}", initial={"next_follow_up": claim.next_follow_up})

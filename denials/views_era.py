@@ -9,8 +9,9 @@ paying several clinics shows each user the payments of their own clinics. Writes
 denials.manual and denials.reconcile; their AppError is shown beside the field it names, never as a 500.
 
 Import progress: the upload queues `denials.import_era` and sends the user to `era-pending?sha256=…`, a page that
-polls until the EraFile with that SHA-256 exists (posted or quarantined) and then opens it. No job row is needed
-because era_import creates the file's row in the same transaction that posts it.
+polls (HTMX) until the EraFile with that SHA-256 exists (posted or quarantined) and then opens it, with its summary.
+Meanwhile it shows "n of N claims" from the progress the task keeps in the cache (denials.tasks explains why not in
+the database), to the user who uploaded the file and to operator admins only.
 """
 
 import re
@@ -62,7 +63,7 @@ from .models import (
     UnmatchedRemittance,
 )
 from .posting import era_import
-from .tasks import content_sha256, era_import_queue
+from .tasks import content_sha256, era_import_queue, era_progress
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 POLL_SECONDS = 2
@@ -195,10 +196,21 @@ def era_pending(request):
         tries = max(0, int(request.GET.get("tries", "0")))
     except ValueError:
         tries = 0
-    context = {"digest": digest if SHA256.match(digest) else "", "tries": tries + 1,
-               "polling": bool(SHA256.match(digest)) and tries < MAX_POLLS, "poll_seconds": POLL_SECONDS}
+    progress = _own_progress(request.user, digest) if SHA256.match(digest) else None
+    failed = progress is not None and progress["state"] == "failed"
+    context = {"digest": digest if SHA256.match(digest) else "", "tries": tries + 1, "progress": progress,
+               "failed": failed, "polling": bool(SHA256.match(digest)) and tries < MAX_POLLS and not failed,
+               "poll_seconds": POLL_SECONDS}
     template = "denials/era_pending_status.html" if request.htmx else "denials/era_pending.html"
     return render(request, template, context)
+
+
+def _own_progress(user, digest: str) -> dict | None:
+    """The running import's progress, for the user who uploaded the file (or an operator admin)."""
+    progress = era_progress(digest)
+    if not progress or not (user.is_staff or progress.get("user_id") == user.pk):
+        return None
+    return progress
 
 
 @login_required

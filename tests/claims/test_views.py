@@ -222,6 +222,17 @@ def test_a_tampered_cursor_starts_again_at_the_first_page(client_a, scene_a, sma
     assert pcns(client_a.get(reverse("claim-list"), {"after": "not-a-cursor"})) == first
 
 
+def test_an_edited_signed_cursor_answers_the_first_page_not_an_error(client_a, scene_a, small_pages):
+    for _ in range(9):
+        scene_a.claim()
+    first = client_a.get(reverse("claim-list"))
+    cursor = first.context["next_cursor"]
+    edited = cursor[:-3] + ("xyz" if not cursor.endswith("xyz") else "abc")
+    response = client_a.get(reverse("claim-list"), {"after": edited})
+    assert response.status_code == 200 and response.context["paged"] is False
+    assert pcns(response) == pcns(first)
+
+
 def test_csv_holds_exactly_the_rows_on_screen(client_a, scene_a, small_pages):
     for number in range(10):
         scene_a.claim(charge=f"{50 + number}.25", last_name="Csvson")

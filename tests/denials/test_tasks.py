@@ -60,7 +60,9 @@ def test_an_unbalanced_file_is_reported_by_the_task_and_kept_quarantined_for_its
     outcome = tasks.import_era("bad.835", era(paid_with_contractual(claim), "105.01"), user_a.pk)
     assert "105.01" in outcome["error"] and outcome["details"]
     quarantined = EraFile.objects.get()
-    assert (quarantined.status, quarantined.imported_by, quarantined.clinic) == (EraStatus.QUARANTINED, user_a, None)
+    # The file pays clinic A (N1*PE), so it is clinic A's quarantined file, not only its uploader's.
+    assert (quarantined.status, quarantined.imported_by, quarantined.clinic) == (
+        EraStatus.QUARANTINED, user_a, claim.clinic)
     assert quarantined.errors[0]["segment"] == "BPR" and quarantined.errors[0]["position"] == 4
     assert not EraPayment.objects.exists()
 

@@ -15,14 +15,14 @@ from django.urls import reverse
 from claims.ledger import claim_money
 from claims.lifecycle import claim_transition
 from claims.models import ClaimStatus, LedgerEntry
-from denials.models import BankDeposit, EraFile, EraPayment, UnmatchedRemittance
+from denials.models import BankDeposit, EraFile, EraPayment, EraStatus, UnmatchedRemittance
 from denials.posting import era_import
 from denials.tasks import content_sha256
 from otbilling.errors import AppError
 from tests.claims.conftest import build_claim_scene, make_claim, make_medicare
 from tests.denials.test_manual import other_clinic_claim
 from tests.denials.test_posting import paid_with_contractual
-from tests.denials.test_x835 import era
+from tests.denials.test_x835 import era, interchange, transaction
 
 D = Decimal
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.denials.urls_era")]
@@ -303,3 +303,64 @@ def test_a_clinic_b_biller_cannot_record_a_deposit_for_clinic_a(client, claim, u
         "clinic": str(claim.clinic.public_id), "deposit_date": "2026-01-23", "amount": "105.00",
         "trace_number": "EFT123"})
     assert response.status_code == 200 and not BankDeposit.objects.exists()
+
+
+# --- quarantine: the payee decides whose file it is ----------------------------------------------------------------
+
+
+def unknown_payee_era(claim):
+    return (good_era(claim).replace("N1*PE*ALDER PEDIATRIC OT*XX*1234567893", "N1*PE*SOMEONE ELSE OT*XX*1999999984")
+            .replace("REF*TJ*123456789", "REF*TJ*987654321"))
+
+
+def test_a_quarantined_file_paying_clinic_a_is_clinic_as_and_invisible_to_clinic_b(client, claim, user_b, make_user):
+    with pytest.raises(AppError):
+        era_import(file_name="unbalanced.835", content=era(paid_with_contractual(claim), "105.01"), acting_user=None)
+    quarantined = EraFile.objects.get()
+    assert (quarantined.status, quarantined.clinic) == (EraStatus.QUARANTINED, claim.clinic)
+    url = reverse("era-detail", kwargs={"public_id": quarantined.public_id})
+    colleague = make_user("biller_a2", "biller", claim.clinic)  # not the uploader: the file is the clinic's
+    assert as_user(client, colleague).get(url).status_code == 200
+    assert "unbalanced.835" in client.get(reverse("era-list")).content.decode()
+    assert as_user(client, user_b).get(url).status_code == 404
+    assert "unbalanced.835" not in client.get(reverse("era-list")).content.decode()
+
+
+def test_an_835_whose_payee_matches_no_clinic_is_quarantined_for_operators_and_posts_nothing(
+        client, claim, user_a, user_b, make_user):
+    with pytest.raises(AppError) as caught:
+        era_import(file_name="stranger.835", content=unknown_payee_era(claim), acting_user=None)
+    reason = ("stranger.835: segment 12 (N1): payee NPI 1999999984 / TIN 987654321 (SOMEONE ELSE OT, transaction "
+              "0001) matches no clinic")
+    assert caught.value.code == "era_payee_unknown" and caught.value.message == f"{reason}; nothing was posted."
+    quarantined = EraFile.objects.get()
+    assert (quarantined.status, quarantined.clinic, quarantined.imported_by) == (EraStatus.QUARANTINED, None, None)
+    assert quarantined.errors == [{"segment": "N1", "position": 12, "message": reason}]
+    assert not EraPayment.objects.exists() and not UnmatchedRemittance.objects.exists()
+    assert not LedgerEntry.objects.exclude(kind="charge").exists()
+    url = reverse("era-detail", kwargs={"public_id": quarantined.public_id})
+    page = as_user(client, make_user("operator", staff=True)).get(url)
+    assert page.status_code == 200 and "matches no clinic" in page.content.decode()
+    assert "stranger.835" in client.get(reverse("era-list")).content.decode()
+    for outsider in (user_a, user_b):
+        assert as_user(client, outsider).get(url).status_code == 404
+        assert "stranger.835" not in client.get(reverse("era-list")).content.decode()
+
+
+def test_a_dry_run_of_an_unknown_payee_names_it_and_keeps_nothing(claim, user_a):
+    with pytest.raises(AppError, match="matches no clinic"):
+        era_import(file_name="stranger.835", content=unknown_payee_era(claim), acting_user=user_a, dry_run=True)
+    assert not EraFile.objects.exists()
+
+
+def test_one_unknown_payee_in_a_two_payment_file_posts_neither_payment(claim):
+    ours = transaction(paid_with_contractual(claim), "105.00", trace="EFT1", control="0001")
+    theirs = [segment.replace("*XX*1234567893", "*XX*1999999984").replace("REF*TJ*123456789", "REF*TJ*987654321")
+              for segment in transaction(paid_with_contractual(claim), "105.00", trace="EFT2", control="0002")]
+    with pytest.raises(AppError) as caught:
+        era_import(file_name="two.835", content=interchange([ours, theirs]), acting_user=None)
+    payee_position = 2 + len(ours) + theirs.index("N1*PE*ALDER PEDIATRIC OT*XX*1999999984") + 1
+    assert [detail["field"] for detail in caught.value.details] == [f"segment {payee_position} N1"]
+    quarantined = EraFile.objects.get()
+    assert quarantined.clinic is None  # one payment is clinic A's, the other nobody's: operators sort it out
+    assert not EraPayment.objects.exists() and claim_money(claim)["paid"] == D("0.00")
