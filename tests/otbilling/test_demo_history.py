@@ -7,18 +7,26 @@ transaction rolled back at the end, like tests/otbilling/test_demo_scrub.py.
 """
 
 import datetime
+import io
+import json
+import subprocess
 from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db.models import Sum
 
 from claims.ledger import claim_money
 from claims.models import AckFile, BatchStatus, Claim, ClaimBatch, ClaimLine, ClaimStatus, LedgerEntry, LedgerKind
+from clinics.models import Clinic
 from coding.models import CodingStatus, Finding, VisitCoding
 from denials.models import ClaimRemittance, Denial, EraFile, EraPayment, EraStatus, Underpayment, WorkStatus
 from denials.x835 import balance_problems, parse_835
 from otbilling.demo import HISTORY_OVERRIDES, SUBMISSION_EVERY_WEEKS, UNBILLED_DAYS, demo_seed
+from reporting import kpis
+from reporting.kpis import DEFINITIONS, parse_month
+from reporting.pdf import display, render_monthly_report
 from visits.models import Visit, VisitStatus
 
 D = Decimal
@@ -30,7 +38,7 @@ SLUGS = ("sprouts", "summit", "homefirst")
 FIGURES = {"claims": 892, "secondary_claims": 39, "batches": 78, "held_batches": 0, "remittances": 64,
            "claims_paid": 749, "paid_total": D("45672.63"), "patient_responsibility_total": D("21728.63"),
            "denials": 19, "underpayments": 29, "awaiting_payment": 182, "ready_to_send": 0, "unbilled_sessions": 71,
-           "overridden_sessions": 15}
+           "overridden_sessions": 15, "patient_payments": 326, "patient_paid_total": D("9869.24")}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +130,8 @@ def test_every_claims_balance_is_its_charge_less_payments_adjustments_and_what_w
         money = claim_money(claim)
         moved = -(LedgerEntry.objects.filter(claim=claim, kind=LedgerKind.TRANSFER, source="secondary")
                   .aggregate(total=Sum("amount"))["total"] or D("0.00"))
-        assert money["balance"] == money["charged"] - money["paid"] - money["adjusted"] - moved, claim
+        assert money["balance"] == (money["charged"] - money["paid"] - money["adjusted"] - moved
+                                    - money["patient_paid"]), claim
         checked += 1
     assert checked == FIGURES["claims"] + FIGURES["secondary_claims"]
 
@@ -141,3 +150,54 @@ def test_claims_not_yet_paid_are_accepted_and_waiting(demo):
     assert waiting.count() == FIGURES["awaiting_payment"]
     assert set(waiting.values_list("status", flat=True)) == {ClaimStatus.ACCEPTED}
     assert all(claim.payer_claim_control_number for claim in waiting)  # from the 277CA's REF*1K
+
+
+def test_patients_paid_their_share_on_dates_after_the_payers_answer(demo):
+    paid = LedgerEntry.objects.filter(clinic__slug__in=SLUGS, kind=LedgerKind.PATIENT_PAYMENT)
+    assert paid.values("claim_id").distinct().count() == FIGURES["patient_payments"] > 0
+    assert -(paid.aggregate(total=Sum("amount"))["total"]) == FIGURES["patient_paid_total"]
+    assert not paid.filter(effective_date__gt=TODAY).exists()
+    for row in paid.select_related("claim")[:50]:
+        answered = row.claim.remittances.order_by("payment__payment_date").first().payment.payment_date
+        assert answered + datetime.timedelta(days=10) <= row.effective_date, row
+
+
+# --- reporting on the demo ---------------------------------------------------------------------------------------
+
+MONTHS = ("2026-09", "2026-10", "2026-11")
+
+
+def test_each_clinic_has_three_months_of_believable_figures_after_the_ramp_up(demo):
+    for slug in SLUGS:
+        clinic = Clinic.objects.get(slug=slug)
+        by_month = {}
+        for month in MONTHS:
+            start, end = kpis.parse_month(month)
+            by_month[month] = kpis.compute(kpis.scope_for_clinics([clinic], start=start, end=end))
+        for month in MONTHS:
+            figures = by_month[month]
+            assert figures.money["charges"] > 0 and figures.counts["claims_submitted"] > 0, (slug, month)
+            assert D("0.85") <= figures["clean_claim_rate"] <= 1, (slug, month)
+            assert figures["denial_rate"] <= D("0.15"), (slug, month)
+        for month in MONTHS[1:]:  # the first month billed only ramps up
+            figures = by_month[month]
+            assert figures.money["payments"] > 1000, (slug, month)
+            assert D("0.6") <= figures["net_collection_rate"] <= 1, (slug, month)
+            assert D("5") <= figures["days_in_ar"] <= 60, (slug, month)
+
+
+def test_the_monthly_pdf_prints_the_kpis_commands_figures_for_each_clinic(demo, tmp_path):
+    for slug in SLUGS:
+        out = io.StringIO()
+        call_command("kpis", "--clinic", slug, "--month", "2026-10", "--json", stdout=out)
+        figures = json.loads(out.getvalue())
+        pdf, stored = render_monthly_report(Clinic.objects.get(slug=slug), parse_month("2026-10")[0], today=TODAY)
+        path = tmp_path / f"{slug}.pdf"
+        path.write_bytes(pdf)
+        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert stored["clean_claim_rate"] == figures["clean_claim_rate"]
+        for key in ("clean_claim_rate", "denial_rate", "days_in_ar", "net_collection_rate"):
+            value = figures[key]
+            assert display(D(str(value)) if value is not None else None, DEFINITIONS[key].kind) in text, (slug, key)
+        assert display(D(figures["revenue"]), "money") in text, slug
