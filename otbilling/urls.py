@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("claims.urls")),
     path("", include("denials.urls_era")),
     path("", include("denials.urls")),
+    path("reports/", include("reporting.urls")),
     path("api/v1/", include(("otbilling.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
