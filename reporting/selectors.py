@@ -22,6 +22,7 @@ from denials.carc import carc_info
 from denials.selectors import AGE_BUCKET_LABELS, AGE_BUCKETS
 
 from . import kpis as K
+from .cache import Figures
 
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
@@ -78,23 +79,24 @@ class Report:
         self.periods = periods  # oldest first, ending with the scope's own period
         self.baseline_scope = baseline
         self.baseline_label = baseline_label
+        self.figures = Figures()
 
     @cached_property
     def kpis(self) -> K.Kpis:
-        return K.compute(self.scope, baseline=self.baseline_scope)
+        return self.figures.compute(self.scope, baseline=self.baseline_scope)
 
     @cached_property
     def previous(self) -> K.Kpis:
-        return K.compute(self.scope.previous())
+        return self.figures.compute(self.scope.previous())
 
     @cached_property
     def baseline(self) -> K.Kpis | None:
-        return K.compute(self.baseline_scope) if self.baseline_scope else None
+        return self.figures.compute(self.baseline_scope) if self.baseline_scope else None
 
     @cached_property
     def trend(self) -> list[K.Kpis]:
         """The figures of every period of `periods`; the last two are this period's and the previous one's."""
-        earlier = [K.compute(self.scope.period(start, end)) for start, end in self.periods[:-2]]
+        earlier = [self.figures.compute(self.scope.period(start, end)) for start, end in self.periods[:-2]]
         return [*earlier, self.previous, self.kpis][-len(self.periods):]
 
     def series(self, key: str, count: int = TREND_COUNT) -> list:
@@ -193,7 +195,7 @@ def breakdown_table(report: Report, by: str) -> Table:
     """The headline figures per payer or per therapist (kpis.breakdown), each cell drilling into that one."""
     model, param, title = (Payer, "payer", "By payer") if by == "payer" else \
         (Provider, "therapist", "By therapist")
-    items = K.breakdown(report.scope, by)
+    items = K.breakdown(report.scope, by, compute_with=report.figures.compute)
     public_ids = dict(model.objects.filter(pk__in=[item["id"] for item in items]).values_list("pk", "public_id"))
     rows = [Row({"name": item["name"], **{key: item["kpis"].values.get(key) for key in BREAKDOWN_KEYS}},
                 links=_figure_links(BREAKDOWN_KEYS, **{param: str(public_ids[item["id"]])}))
@@ -207,7 +209,7 @@ def clinic_table(report: Report) -> Table:
     """One row per clinic of the scope, each figure computed on that clinic alone."""
     rows = []
     for clinic in Clinic.objects.filter(pk__in=report.scope.clinic_ids).order_by("legal_name"):
-        kpis = K.compute(replace(report.scope, clinic_ids=(clinic.pk,)))
+        kpis = report.figures.compute(replace(report.scope, clinic_ids=(clinic.pk,)))
         rows.append(Row({"clinic": clinic.legal_name, **{key: kpis.values.get(key) for key in CLINIC_KEYS}},
                         links=_figure_links(CLINIC_KEYS, clinic=str(clinic.public_id))))
     return Table("clinics", "Clinics compared", (Column("clinic", "Clinic"), *_figure_columns(CLINIC_KEYS)), rows)

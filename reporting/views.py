@@ -41,6 +41,7 @@ from otbilling.tenancy import require_perm_on_some_clinic as _require_any
 
 from . import charts
 from . import kpis as K
+from .cache import Figures
 from .forms import MONTH, MonthlyReportForm, ReportFilterForm, ReportFilters, ReportSettingsForm
 from .models import MonthlyReport, ReportSettings
 from .selectors import (
@@ -350,7 +351,7 @@ def drill(request):
     phi_clinics = _phi_clinics(request.user)
     figure = None
     if title.definition_key:
-        kpis = K.compute(scope)
+        kpis = Figures().compute(scope)
         definition = K.DEFINITIONS[title.definition_key]
         figure = {"label": definition.label, "text": text_of(kpis.values.get(title.definition_key), definition.kind)}
         if title.definition_key in COUNT_PARTS:

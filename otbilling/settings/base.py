@@ -167,6 +167,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
 # Celery: a real broker when REDIS_URL is set, otherwise tasks run in-process (logged at start-up).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Shared cache (report figures, import progress) in Redis when there is one, else per process.
+CACHES = {"default": ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+                      if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"})}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
