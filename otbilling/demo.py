@@ -23,6 +23,7 @@ import heapq
 import math
 import random
 import uuid
+import zlib
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -1741,10 +1742,12 @@ class _History:
         answer, if that day has come; the rest stay on the patient A/R."""
         biller = self.billers[self.slugs[batch.clinic_id]]
         last_day = min(self.today, timezone.localdate())
-        for claim in Claim.objects.filter(batch=batch).order_by("pk"):
+        for claim in Claim.objects.filter(batch=batch).select_related("patient").order_by("pk"):
             owed = claim_balance(claim, LedgerParty.PATIENT)
-            day = paid_on + timedelta(days=10 + claim.pk % 18)
-            if owed <= 0 or claim.pk % 5 == 0 or day > last_day:
+            # Drawn from the patient and the day of service, not the row id, so a re-seed gives the same payments.
+            draw = zlib.crc32(f"{claim.patient.mrn} {claim.service_date_from}".encode())
+            day = paid_on + timedelta(days=10 + draw % 18)
+            if owed <= 0 or draw % 5 == 0 or day > last_day:
                 continue
             patient_payment_record(claim=claim, amount=owed, acting_user=biller, method="card",
                                    reference="statement", paid_on=day)

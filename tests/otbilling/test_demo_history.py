@@ -38,7 +38,7 @@ SLUGS = ("sprouts", "summit", "homefirst")
 FIGURES = {"claims": 892, "secondary_claims": 39, "batches": 78, "held_batches": 0, "remittances": 64,
            "claims_paid": 749, "paid_total": D("45672.63"), "patient_responsibility_total": D("21728.63"),
            "denials": 19, "underpayments": 29, "awaiting_payment": 182, "ready_to_send": 0, "unbilled_sessions": 71,
-           "overridden_sessions": 15, "patient_payments": 326, "patient_paid_total": D("9869.24")}
+           "overridden_sessions": 15, "patient_payments": 319, "patient_paid_total": D("9983.97")}
 
 
 @pytest.fixture(scope="module")
