@@ -244,18 +244,26 @@ def resubmitted_claims(scope: Scope):
             .filter(Q(frequency__in=CORRECTIONS) | (Exists(again) & _rejected())))
 
 
-def _adjudications(scope: Scope):
-    return (ClaimRemittance.objects.filter(claim__in=scope.claims()).exclude(status_code=REVERSAL)
-            .annotate(day=_remittance_day()))
+# The unscoped helpers below serve queries whose outer claims are already the scope's (a filter of scope.claims(),
+# a subquery correlated to such a claim): filtering the scope again inside costs PostgreSQL a lookup or a hash of the
+# clinic's claims per use and changes nothing.
+
+def _answers():
+    """Every remittance that adjudicates (not a reversal), with the day it counts on."""
+    return ClaimRemittance.objects.exclude(status_code=REVERSAL).annotate(day=_remittance_day())
 
 
 def adjudicated_claims(scope: Scope):
-    remits = _adjudications(scope).filter(day__range=(scope.start, scope.end))
+    remits = _answers().filter(day__range=(scope.start, scope.end))
     return scope.claims().filter(pk__in=remits.values("claim_id"))
 
 
+def _dated_denials():
+    return Denial.objects.annotate(day=_denial_day())
+
+
 def _denials(scope: Scope):
-    return Denial.objects.filter(claim__in=scope.claims()).annotate(day=_denial_day())
+    return _dated_denials().filter(claim__in=scope.claims())
 
 
 def denials_in_period(scope: Scope):
@@ -263,23 +271,21 @@ def denials_in_period(scope: Scope):
 
 
 def denied_claims(scope: Scope):
-    return adjudicated_claims(scope).filter(pk__in=denials_in_period(scope).values("claim_id"))
+    denied = _dated_denials().filter(day__range=(scope.start, scope.end))
+    return adjudicated_claims(scope).filter(pk__in=denied.values("claim_id"))
 
 
 def first_adjudicated_claims(scope: Scope):
     # "First adjudicated in the period" is written as "adjudicated in it and never before it" rather than as a filter
     # on the first day itself: that filter would compute the first day of every claim of the clinic, one subquery
     # per claim (seconds at 200,000 claims); this one reads the period's remittances and probes the earlier ones.
-    first = _adjudications(scope).filter(claim=OuterRef("pk")).order_by("day").values("day")[:1]
-    earlier = _adjudications(scope).filter(claim=OuterRef("pk"), day__lt=scope.start)
+    first = _answers().filter(claim=OuterRef("pk")).order_by("day").values("day")[:1]
+    earlier = _answers().filter(claim=OuterRef("pk"), day__lt=scope.start)
     return adjudicated_claims(scope).filter(frequency="1").filter(~Exists(earlier)).annotate(first_day=first)
 
 
 def first_pass_claims(scope: Scope):
-    # The outer claim is already one of the scope's: its denials need no second scope filter, which would make
-    # PostgreSQL hash every denial of the clinic instead of looking up this claim's.
-    denied_first = (Denial.objects.filter(claim=OuterRef("pk")).annotate(day=_denial_day())
-                    .filter(day=OuterRef("first_day")))
+    denied_first = _dated_denials().filter(claim=OuterRef("pk"), day=OuterRef("first_day"))
     return first_adjudicated_claims(scope).filter(~Exists(denied_first), ~_rejected())
 
 
@@ -392,7 +398,7 @@ def _claim_rates(scope: Scope, kpis: Kpis) -> None:
 
 def denied_dollars(scope: Scope) -> Decimal:
     """Each denied line (or claim, for a claim-level denial) once, however many remittances denied it."""
-    denials = (denials_in_period(scope).filter(claim__in=adjudicated_claims(scope))
+    denials = (_dated_denials().filter(day__range=(scope.start, scope.end), claim__in=adjudicated_claims(scope))
                .order_by("claim_id", "claim_line_id", "-day", "-pk").distinct("claim_id", "claim_line_id"))
     return sum((amount for amount in denials.values_list("amount", flat=True)), ZERO)
 
