@@ -312,7 +312,8 @@ class LedgerEntry(models.Model):
         ordering = ["claim", "posted_at", "pk"]
         verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["clinic", "kind", "posted_at"]), models.Index(fields=["source", "source_ref"]),
-                   models.Index(fields=["clinic", "effective_date"])]
+                   models.Index(fields=["clinic", "effective_date"]),
+                   models.Index(fields=["clinic", "kind", "effective_date"])]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(condition=~Q(kind="charge") | Q(amount__gt=0) | Q(reverses__isnull=False),

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from clinics.models import Clinic
 
-from .kpis import month_bounds, parse_month
+from .kpis import month_bounds, parse_month, scope_for_clinics, trend_periods
 from .models import MonthlyReport
+from .selectors import TABLES, TREND_COUNT, report_for, settings_of
 from .services import monthly_report_generate
 
 log = logging.getLogger(__name__)
@@ -44,3 +45,30 @@ def monthly_reports(month: str | None = None) -> dict:
         if not emailed_before and report.emailed_at is not None:
             result["emailed"].append(clinic.slug)
     return result
+
+
+def dashboard_scopes(today: datetime.date) -> list:
+    """The scopes dashboards open with: each active clinic, and all of them together (operators), for the last
+    full month."""
+    start, end = month_bounds(previous_month(today))
+    clinics = list(Clinic.objects.filter(is_active=True).order_by("pk"))
+    scopes = [(clinic, scope_for_clinics([clinic], start=start, end=end)) for clinic in clinics]
+    if len(clinics) > 1:
+        scopes.append((None, scope_for_clinics(clinics, start=start, end=end)))
+    return scopes
+
+
+@shared_task(name="reporting.warm_dashboards", acks_late=True)
+def warm_dashboards() -> dict:
+    """Recompute, into the cache, the figures the dashboards open with (tiles, trends, baseline, by payer and by
+    therapist), so the first visit after a posting reads them instead of computing them. Only periods whose data
+    changed are computed again (reporting.cache)."""
+    warmed = 0
+    for clinic, scope in dashboard_scopes(timezone.now().date()):
+        report = report_for(scope, trend_periods(scope.end, grain="month", count=TREND_COUNT), settings_of(clinic))
+        report.trend  # noqa: B018  (computing is the point: each period lands in the cache)
+        report.baseline  # noqa: B018
+        for table in ("by_payer", "by_therapist"):
+            TABLES[table](report)
+        warmed += 1
+    return {"scopes": warmed}

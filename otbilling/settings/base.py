@@ -185,6 +185,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "collect-835": {"task": "denials.collect_era", "schedule": crontab(minute="*/15")},
     # The 1st, 11:00 UTC (past midnight in every US time zone): last month's PDF report per clinic, to its owners.
     "monthly-reports": {"task": "reporting.monthly_reports", "schedule": crontab(day_of_month=1, hour=11, minute=0)},
+    # Dashboards' figures recomputed after postings (only the periods whose data changed).
+    "warm-dashboards": {"task": "reporting.warm_dashboards", "schedule": crontab(minute="7,37")},
 }
 ERA_INBOX_DIR = os.environ.get("ERA_INBOX_DIR", "")  # empty: <MEDIA_ROOT>/edi/inbox-835
 
