@@ -1840,6 +1840,7 @@ def demo_seed(*, seed: int, today: date, history: bool = False) -> DemoResult:
             result.scrub = scrub_open_visits(today=today.isoformat())
             _analyze()
             result.history = _History(today=today).run()
+            _analyze()  # the history filled the ledger and remittance tables; reports read them next
     return result
 
 
