@@ -38,6 +38,7 @@ from otbilling.tenancy import (
     user_has_clinic_perm,
 )
 from otbilling.tenancy import require_perm_on_some_clinic as _require_any
+from otbilling.web import render_page_or_fragment
 from otbilling.web import safe_next as _safe_next
 from visits.diagnoses import describe_icd10
 
@@ -143,8 +144,7 @@ def claim_list(request):
     access_log_record(request, action=AccessAction.LIST, object_type="claim", clinic=context["clinic"],
                       label=f"claims worklist: {len(context['rows'])} shown")
     context["can_work"] = bool(context["work_clinics"])
-    template = "claims/_claim_table.html" if request.htmx else "claims/claim_list.html"
-    return render(request, template, context)
+    return render_page_or_fragment(request, "claims/claim_list.html", "claims/_claim_table.html", context)
 
 
 def _cell(value) -> str:

@@ -41,6 +41,7 @@ from otbilling.tenancy import (
     user_has_clinic_perm,
 )
 from otbilling.tenancy import require_perm_on_some_clinic as _require_any
+from otbilling.web import render_page_or_fragment
 from otbilling.web import safe_next as _safe_next
 
 from . import services
@@ -197,8 +198,7 @@ def denial_list(request):
     context = _denial_worklist(request)
     access_log_record(request, action=AccessAction.LIST, object_type="denial", clinic=context["clinic"],
                       label=f"denial worklist: {len(context['rows'])} shown")
-    template = "denials/_denial_table.html" if request.htmx else "denials/denial_list.html"
-    return render(request, template, context)
+    return render_page_or_fragment(request, "denials/denial_list.html", "denials/_denial_table.html", context)
 
 
 DENIAL_CSV_HEADER = ["Claim", "Payer claim number", "Clinic", "Patient", "Payer", "Service date", "Line", "Code",
@@ -552,8 +552,7 @@ def ar_list(request):
     context = _ar_worklist(request)
     access_log_record(request, action=AccessAction.LIST, object_type="claim", clinic=context["clinic"],
                       label=f"A/R worklist: {len(context['rows'])} shown")
-    template = "denials/_ar_table.html" if request.htmx else "denials/ar_list.html"
-    return render(request, template, context)
+    return render_page_or_fragment(request, "denials/ar_list.html", "denials/_ar_table.html", context)
 
 
 AR_CSV_HEADER = ["Claim", "Clinic", "Patient", "Payer", "Service date", "Age (days)", "Age bucket", "Status",

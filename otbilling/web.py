@@ -1,5 +1,7 @@
 """Small helpers shared by the apps' browser views."""
 
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -10,3 +12,14 @@ def safe_next(request, fallback: str) -> str:
                                                   require_https=request.is_secure()):
         return target
     return fallback
+
+
+def render_page_or_fragment(request, page: str, fragment: str, context: dict):
+    """The fragment for an HTMX swap, the whole page otherwise, also when HTMX restores a page from history (its
+    snapshot is gone and it asks for the full page). The answer varies on HX-Request, so the browser's back button
+    never shows a cached fragment for the page's address."""
+    htmx = getattr(request, "htmx", None)
+    partial = bool(htmx) and not htmx.history_restore_request
+    response = render(request, fragment if partial else page, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response

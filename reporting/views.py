@@ -38,6 +38,7 @@ from otbilling.tenancy import (
     get_visible_or_404,
 )
 from otbilling.tenancy import require_perm_on_some_clinic as _require_any
+from otbilling.web import render_page_or_fragment
 
 from . import charts
 from . import kpis as K
@@ -269,8 +270,7 @@ def dashboard(request):
         "tables": shown, "previous_label": _period_name(*previous, filters), "neighbours": _neighbours(filters),
         "growth": _growth(report, filters), "settings_url": _settings_url(request, filters.clinic),
     }
-    template = "reporting/_dashboard_body.html" if request.htmx else "reporting/dashboard.html"
-    return render(request, template, context)
+    return render_page_or_fragment(request, "reporting/dashboard.html", "reporting/_dashboard_body.html", context)
 
 
 def _growth(report: Report, filters: ReportFilters) -> list[dict]:

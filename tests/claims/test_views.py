@@ -614,3 +614,13 @@ def x277ca(pcn: str) -> str:
         "SE*21*0001", "GE*1*901", "IEA*1*000000901",
     ]
     return "~".join(segments) + "~"
+
+
+def test_the_worklist_answers_a_fragment_to_htmx_and_the_whole_page_to_a_history_restore(client_a):
+    url = reverse("claim-list")
+    fragment = client_a.get(url, headers={"HX-Request": "true"})
+    restored = client_a.get(url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    page = client_a.get(url)
+    assert b"<html" not in fragment.content and b"<html" in restored.content and b"<html" in page.content
+    for response in (fragment, restored, page):
+        assert "HX-Request" in response["Vary"]  # the back button never gets a cached fragment

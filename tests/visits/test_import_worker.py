@@ -65,10 +65,15 @@ def celery_on_redis(queue):
 
 
 def _drop_broker_pools(app) -> None:
+    from kombu import pools
+
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    # kombu's global producer pools are keyed by the broker URL: another real-worker test's closed pool would
+    # otherwise be handed back ("Acquire on closed pool").
+    pools.reset()
 
 
 @pytest.fixture
