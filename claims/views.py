@@ -8,7 +8,6 @@ a claim the user may read but not work, as on the coding screens). Writes go thr
 claims.batches and claims.acks; their AppError is shown beside the field it names or as a message.
 """
 
-import csv
 import uuid
 
 from django.contrib import messages
@@ -38,7 +37,7 @@ from otbilling.tenancy import (
     user_has_clinic_perm,
 )
 from otbilling.tenancy import require_perm_on_some_clinic as _require_any
-from otbilling.web import render_page_or_fragment
+from otbilling.web import csv_cell, csv_response, render_page_or_fragment
 from otbilling.web import safe_next as _safe_next
 from visits.diagnoses import describe_icd10
 
@@ -62,7 +61,6 @@ from .models import AckFile, BatchStatus, Claim, ClaimBatch, ClaimLine, ClaimSta
 
 PAGE_SIZE = 50
 RECENT_ACKS = 20
-CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 BULK_ACTIONS = ("submit", "assign_me", "unassign")
 MARK_READY_FROM = (ClaimStatus.DRAFT, ClaimStatus.REJECTED)
 
@@ -147,12 +145,6 @@ def claim_list(request):
     return render_page_or_fragment(request, "claims/claim_list.html", "claims/_claim_table.html", context)
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return f"'{text}" if text.startswith(CSV_UNSAFE_START) and not text.lstrip("-").isdigit() else text
-
-
 CSV_HEADER = ["Claim", "Clinic", "Patient", "Payer", "Rendering provider", "Service from", "Service to", "Age (days)",
               "Status", "Frequency", "Total charge", "Assigned to", "Submitted at"]
 
@@ -163,12 +155,10 @@ def claim_list_csv(request):
     """The worklist as CSV: the same filters, sort and page as the screen."""
     _require_any(request.user, VIEW_PHI, "You hold no role on any clinic.")
     context = _worklist(request)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="claims-{today():%Y-%m-%d}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"claims-{today():%Y-%m-%d}.csv")
     writer.writerow(CSV_HEADER)
     for claim in context["rows"]:
-        writer.writerow([_cell(value) for value in (
+        writer.writerow([csv_cell(value) for value in (
             claim.patient_control_number, claim.clinic.legal_name, str(claim.patient), claim.payer.name,
             str(claim.rendering_provider), f"{claim.service_date_from:%Y-%m-%d}", f"{claim.service_date_to:%Y-%m-%d}",
             claim.age_days, claim.get_status_display(), claim.frequency, f"{claim.total_charge:.2f}",

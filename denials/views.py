@@ -9,7 +9,6 @@ their AppError is shown beside the field it names, never as a 500. Both worklist
 a signed cursor of the sort key and the primary key) and export exactly the rows on screen as CSV.
 """
 
-import csv
 import datetime
 import uuid
 from decimal import Decimal
@@ -41,7 +40,7 @@ from otbilling.tenancy import (
     user_has_clinic_perm,
 )
 from otbilling.tenancy import require_perm_on_some_clinic as _require_any
-from otbilling.web import render_page_or_fragment
+from otbilling.web import csv_cell, csv_response, render_page_or_fragment
 from otbilling.web import safe_next as _safe_next
 
 from . import services
@@ -73,7 +72,6 @@ from .selectors import AGE_BUCKET_LABELS, ar_aging, ar_claims, denials_visible, 
 
 PAGE_SIZE = 50
 FAR_DATE = datetime.date(9999, 12, 31)  # an empty date sorts last instead of breaking the keyset
-CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
 DENIAL_SORT_KEYS = {
     "deadline": SortKey(Coalesce(F("appeal_deadline"), Value(FAR_DATE)), "date"),
@@ -94,13 +92,6 @@ AR_SORT_KEYS = {
 
 def _show_error(form, exc: AppError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return f"'{text}" if text.startswith(CSV_UNSAFE_START) and not text.lstrip("-").replace(".", "").isdigit() \
-        else text
 
 
 def _person(user) -> str:
@@ -212,13 +203,11 @@ def denial_list_csv(request):
     """The denial worklist as CSV: the same filters, sort and page as the screen."""
     _require_any(request.user, VIEW_PHI, "You hold no role on any clinic.")
     context = _denial_worklist(request)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="denials-{today():%Y-%m-%d}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"denials-{today():%Y-%m-%d}.csv")
     writer.writerow(DENIAL_CSV_HEADER)
     for denial in context["rows"]:
         claim, line = denial.claim, denial.claim_line
-        writer.writerow([_cell(value) for value in (
+        writer.writerow([csv_cell(value) for value in (
             claim.patient_control_number, claim.payer_claim_control_number, denial.clinic.legal_name,
             str(claim.patient), claim.payer.name, f"{claim.service_date_from:%Y-%m-%d}",
             line.position if line else "claim", line.cpt if line else "",
@@ -565,12 +554,10 @@ def ar_list_csv(request):
     """The A/R worklist as CSV: the same filters, sort and page as the screen."""
     _require_any(request.user, VIEW_PHI, "You hold no role on any clinic.")
     context = _ar_worklist(request)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="ar-{today():%Y-%m-%d}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"ar-{today():%Y-%m-%d}.csv")
     writer.writerow(AR_CSV_HEADER)
     for claim in context["rows"]:
-        writer.writerow([_cell(value) for value in (
+        writer.writerow([csv_cell(value) for value in (
             claim.patient_control_number, claim.clinic.legal_name, str(claim.patient), claim.payer.name,
             f"{claim.service_date_from:%Y-%m-%d}", claim.age_days, AGE_BUCKET_LABELS[claim.age_bucket],
             claim.get_status_display(), f"{claim.balance:.2f}", f"{claim.payer_balance:.2f}",

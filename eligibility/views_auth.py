@@ -6,13 +6,11 @@ through `get_visible_or_404`, so another clinic's authorization, coverage or pat
 and cancelling also need EDIT_SESSIONS on the clinic and go through eligibility.authorizations' services.
 """
 
-import csv
 import datetime
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -23,6 +21,7 @@ from clinics.services import access_log_record
 from clinics.views import paginate, require_edit
 from otbilling.errors import AppError
 from otbilling.tenancy import EDIT_SESSIONS, VIEW_PHI, clinics_visible_to, get_visible_or_404, user_has_clinic_perm
+from otbilling.web import csv_cell, csv_response, render_page_or_fragment
 
 from .alerts import AlertReason, auth_alerts
 from .authorizations import auth_usage, auth_usages, authorization_cancel, authorization_save
@@ -31,7 +30,6 @@ from .limits import visit_limit
 from .models import AuthStatus, PriorAuthorization
 
 PANEL_STATUSES = (AuthStatus.APPROVED, AuthStatus.REQUESTED)
-CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- burn-down bars ------------------------------------------------------------------------------------------
@@ -296,14 +294,8 @@ def auth_worklist(request):
         "show_clinic": clinic is None and clinics_visible_to(request.user, VIEW_PHI).count() > 1,
         "reasons": AlertReason.choices,
     }
-    template = "eligibility/auth_worklist_table.html" if request.htmx else "eligibility/auth_worklist.html"
-    return render(request, template, context)
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return f"'{text}" if text.startswith(CSV_UNSAFE_START) and not text.lstrip("-").isdigit() else text
+    return render_page_or_fragment(request, "eligibility/auth_worklist.html", "eligibility/auth_worklist_table.html",
+                                   context)
 
 
 CSV_HEADER = ["Clinic", "Patient", "MRN", "Payer", "Member ID", "Authorization", "Start", "End", "Days to expiry",
@@ -315,14 +307,12 @@ CSV_HEADER = ["Clinic", "Patient", "MRN", "Payer", "Member ID", "Authorization",
 def auth_worklist_csv(request):
     """The worklist as CSV: the same filters, sort and page as the screen."""
     form, clinic, sort, page = _worklist(request)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="auth-worklist-{timezone.localdate():%Y-%m-%d}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"auth-worklist-{timezone.localdate():%Y-%m-%d}.csv")
     writer.writerow(CSV_HEADER)
     for alert in page.object_list:
         auth, usage = alert.authorization, alert.usage
         coverage = auth.coverage
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([csv_cell(v) for v in (
             auth.clinic.legal_name, f"{coverage.patient.last_name}, {coverage.patient.first_name}",
             coverage.patient.mrn, coverage.payer.name, coverage.member_id, auth.number,
             f"{auth.start_date:%Y-%m-%d}", f"{auth.end_date:%Y-%m-%d}", alert.days_to_expiry,

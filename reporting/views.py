@@ -8,7 +8,6 @@ in a filter is an invalid choice, and another clinic's settings page or report i
 (top open items, drill-downs) are written to the access log.
 """
 
-import csv
 import datetime
 from decimal import Decimal
 
@@ -38,7 +37,7 @@ from otbilling.tenancy import (
     get_visible_or_404,
 )
 from otbilling.tenancy import require_perm_on_some_clinic as _require_any
-from otbilling.web import render_page_or_fragment
+from otbilling.web import csv_cell, csv_response, render_page_or_fragment
 
 from . import charts
 from . import kpis as K
@@ -62,7 +61,6 @@ from .selectors import (
 NO_REPORTS = "You may see no clinic's reports."
 PAGE_SIZE = 50
 NUMERIC = ("count", "money", "percent", "days", "number")
-CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 DASHBOARD_TABLES = ("kpis", "aging", "denial_reasons", "payer_mix", "by_payer", "by_therapist", "open_items")
 DRILL_SORTS = {"dos": SortKey(F("service_date_from"), "date")}
 SETTINGS_EDIT_PERMS = (MANAGE_CLINIC, WORK_CLAIMS)
@@ -131,11 +129,7 @@ def csv_value(value, kind: str) -> str:
         return f"{Decimal(value):.2f}"
     if kind == "date":
         return value.isoformat()
-    text = str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet; numbers stay numbers.
-    if text.startswith(CSV_UNSAFE_START) and kind not in NUMERIC:
-        return f"'{text}"
-    return text
+    return str(value) if kind in NUMERIC else csv_cell(value)
 
 
 def _change(current, previous, definition: K.Definition) -> dict | None:
@@ -289,12 +283,6 @@ def _settings_url(request, clinic) -> str | None:
 # --- CSV exports --------------------------------------------------------------------------------------------------
 
 
-def _csv_response(file_name: str) -> tuple[HttpResponse, "csv._writer"]:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    return response, csv.writer(response)
-
-
 def _file_stem(filters: ReportFilters) -> str:
     who = filters.clinic.slug if filters.clinic else "all-clinics"
     return f"{who}-{filters.start:%Y-%m-%d}-{filters.end:%Y-%m-%d}"
@@ -310,7 +298,7 @@ def export(request, table):
     _form, filters = _filters(request)
     data = TABLES[table](_report(request, filters))
     phi_clinics = _phi_clinics(request.user)
-    response, writer = _csv_response(f"{table}-{_file_stem(filters)}.csv")
+    response, writer = csv_response(f"{table}-{_file_stem(filters)}.csv")
     writer.writerow([column.label for column in data.columns])
     for row in data.rows:
         values = _readable(row, phi_clinics)
@@ -377,7 +365,7 @@ def drill_csv(request):
     """Every claim behind the number (not only the page on screen), so the CSV adds up to it."""
     _form, filters, _scope_, key, part, claims, _title = _drill(request)
     phi_clinics = _phi_clinics(request.user)
-    response, writer = _csv_response(f"drill-{key.replace(':', '-')}-{part}-{_file_stem(filters)}.csv")
+    response, writer = csv_response(f"drill-{key.replace(':', '-')}-{part}-{_file_stem(filters)}.csv")
     writer.writerow(DRILL_CSV_HEADER)
     count = 0
     for claim in claims.order_by("-service_date_from", "-pk"):
