@@ -146,5 +146,10 @@ def test_uploaded_file_is_imported_by_a_real_worker(code_sets, celery_on_redis, 
     assert (job.visits_created, job.processed_rows, job.total_rows) == (4, 6, 6)
     assert set(Visit.objects.filter(clinic=clinic).values_list("external_id", flat=True)) == {
         "EHR-1001", "EHR-1002", "EHR-1003", "EHR-1004"}
+    # The job row is committed before the task returns, so the worker may log "succeeded" a moment later.
+    deadline = time.monotonic() + 10
     log = worker.log_path.read_text(errors="replace")
+    while "succeeded" not in log and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.1)
+        log = worker.log_path.read_text(errors="replace")
     assert "visits.run_visit_import" in log and "succeeded" in log  # the worker ran it, not this process
